@@ -1,0 +1,3 @@
+"""FilterSpeak: explain CNN image classifiers in words learned from captions."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,43 @@
+"""Image files → normalised tensors, the same way for training, extraction and `explain`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from filterspeak.backbones.registry import Preprocessing
+
+
+def load_image(path: str | Path, size: int) -> np.ndarray:
+    """RGB uint8 array (size, size, 3); any mode (greyscale, RGBA, CMYK) is converted to RGB."""
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+        if rgb.size != (size, size):
+            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
+        return np.asarray(rgb, dtype=np.uint8)
+
+
+def load_images(paths: Sequence[str | Path], size: int) -> torch.Tensor:
+    """(N, 3, size, size) uint8 tensor; small built-in datasets fit in memory."""
+    stacked = np.stack([load_image(path, size) for path in paths]) if paths else np.zeros((0, size, size, 3), np.uint8)
+    return torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous()
+
+
+def normalise(batch: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
+    """uint8 (B,3,H,W) → float, scaled and normalised, on the batch's device."""
+    mean = torch.tensor(preprocessing.mean, device=batch.device).view(1, 3, 1, 1)
+    std = torch.tensor(preprocessing.std, device=batch.device).view(1, 3, 1, 1)
+    return (batch.float() / 255.0 - mean) / std
+
+
+def iterate_batches(
+    paths: Sequence[str | Path], preprocessing: Preprocessing, batch_size: int
+) -> Iterator[tuple[slice, torch.Tensor]]:
+    """Stream (positions, uint8 batch) so a large image set never sits in memory at once."""
+    for start in range(0, len(paths), batch_size):
+        stop = min(start + batch_size, len(paths))
+        yield slice(start, stop), load_images(paths[start:stop], preprocessing.image_size)

@@ -1,0 +1,250 @@
+"""Locate and load the two NLTK resources the caption parser needs, offline.
+
+* ``taggers/averaged_perceptron_tagger_eng`` — the averaged perceptron POS tagger (JSON files),
+  loaded into :class:`nltk.tag.PerceptronTagger`.
+* ``corpora/wordnet.zip`` (or an unzipped ``corpora/wordnet/``) — WordNet 3.0, used for noun
+  lemmatisation exactly as :class:`nltk.stem.WordNetLemmatizer` does it (shortest lemma that
+  WordNet's morphy returns, the word itself when WordNet does not know it).
+
+Nothing here downloads anything: ``nltk.download`` is never called. The search path is NLTK's
+own (``nltk.data.path``), with the entries of the ``NLTK_DATA`` environment variable as read *at
+call time* put in front (NLTK itself reads the variable once, at import, so a variable set later
+— by a test fixture or a CLI flag — would otherwise be ignored). When a resource is missing,
+:class:`NltkDataMissing` says which one, where it was looked for and how to get it.
+
+Each resource is loaded once per process (:func:`get_tagger`, :func:`get_lemmatizer`, guarded by
+a lock); :func:`load_tagger` / :func:`load_lemmatizer` load afresh and are what the cached getters
+call.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+
+__all__ = [
+    "DOWNLOAD_COMMAND",
+    "TAGGER_RESOURCE",
+    "WORDNET_RESOURCE",
+    "NltkDataMissing",
+    "WordNetNounLemmatizer",
+    "ensure_nltk_data",
+    "get_lemmatizer",
+    "get_tagger",
+    "load_lemmatizer",
+    "load_tagger",
+    "search_paths",
+]
+
+TAGGER_RESOURCE = "taggers/averaged_perceptron_tagger_eng"
+WORDNET_RESOURCE = "corpora/wordnet"
+DOWNLOAD_COMMAND = "python -m nltk.downloader averaged_perceptron_tagger_eng wordnet"
+
+_DESCRIPTIONS = {
+    TAGGER_RESOURCE: "the averaged perceptron part-of-speech tagger",
+    WORDNET_RESOURCE: "WordNet 3.0 (used to lemmatise nouns)",
+}
+
+
+class NltkDataMissing(RuntimeError):
+    """An NLTK data resource the caption parser needs is not installed (or not readable).
+
+    Attributes: ``resource`` (e.g. ``'taggers/averaged_perceptron_tagger_eng'``) and
+    ``searched`` (the directories that were searched, in order).
+    """
+
+    def __init__(self, resource: str, searched: list[str], detail: str | None = None):
+        self.resource = resource
+        self.searched = list(searched)
+        self.detail = detail
+        what = _DESCRIPTIONS.get(resource, "an NLTK data package")
+        lines = [
+            f"NLTK data resource '{resource}' ({what}) is missing"
+            + (f" or unreadable: {detail}" if detail else "."),
+            "Searched these directories (NLTK_DATA first, then NLTK's defaults):",
+        ]
+        lines += [f"  - {p}" for p in self.searched] or ["  (none)"]
+        lines += [
+            "To get it, either run (needs internet, once):",
+            f"  {DOWNLOAD_COMMAND}",
+            "or set the NLTK_DATA environment variable to a folder that has "
+            "taggers/averaged_perceptron_tagger_eng/ and corpora/wordnet.zip "
+            "(FilterSpeak never downloads NLTK data itself).",
+        ]
+        super().__init__("\n".join(lines))
+
+    def __reduce__(self):  # keep it picklable (Prefect, multiprocessing)
+        return (type(self), (self.resource, self.searched, self.detail))
+
+
+def _env_paths() -> list[str]:
+    raw = os.environ.get("NLTK_DATA", "")
+    return [os.path.expanduser(p) for p in raw.split(os.pathsep) if p.strip()]
+
+
+def search_paths() -> list[str]:
+    """The directories NLTK will search, after putting ``$NLTK_DATA`` (read now) in front.
+
+    Side effect: the ``NLTK_DATA`` entries are inserted into ``nltk.data.path`` (NLTK's sandbox
+    only reads files under the entries of that list).
+    """
+    import nltk.data
+
+    env = _env_paths()
+    for p in reversed(env):
+        if p not in nltk.data.path:
+            nltk.data.path.insert(0, p)
+    return [str(p) for p in nltk.data.path]
+
+
+def _find(resource_names: list[str], main_name: str) -> object:
+    """``nltk.data.find`` the first of ``resource_names`` that exists, else NltkDataMissing."""
+    import nltk.data
+
+    searched = search_paths()
+    for name in resource_names:
+        try:
+            return nltk.data.find(name)
+        except LookupError:
+            continue
+        except (OSError, ValueError) as exc:  # found but refused/unreadable
+            raise NltkDataMissing(main_name, searched, detail=str(exc)) from exc
+    raise NltkDataMissing(main_name, searched)
+
+
+def load_tagger():
+    """A freshly loaded :class:`nltk.tag.PerceptronTagger` (English), or NltkDataMissing."""
+    from nltk.tag import PerceptronTagger
+
+    loc = _find([TAGGER_RESOURCE + "/"], TAGGER_RESOURCE)
+    try:
+        tagger = PerceptronTagger(load=False)
+        tagger.load_from_json(lang="eng", loc=loc)
+    except LookupError as exc:
+        raise NltkDataMissing(TAGGER_RESOURCE, search_paths()) from exc
+    except (OSError, ValueError, KeyError) as exc:
+        raise NltkDataMissing(TAGGER_RESOURCE, search_paths(), detail=str(exc)) from exc
+    return tagger
+
+
+class WordNetNounLemmatizer:
+    """``WordNetLemmatizer.lemmatize(word, 'n')`` on an explicitly located WordNet, memoised.
+
+    Same rule as NLTK's lemmatizer: the shortest of WordNet morphy's lemmas, or the word
+    unchanged when WordNet has none. (NLTK's class always goes through the global
+    ``nltk.corpus.wordnet`` loader; holding our own reader lets us report a missing corpus
+    precisely and keeps the lookup cache local.)
+    """
+
+    def __init__(self, reader):
+        self.reader = reader
+        self._lemmas: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._verbish: dict[str, tuple[int, int]] = {}
+
+    def lemmas(self, word: str, pos: str = "n") -> tuple[str, ...]:
+        """All lemmas WordNet's morphy gives for ``word`` as ``pos`` (empty when unknown)."""
+        key = (word, pos)
+        hit = self._lemmas.get(key)
+        if hit is None:
+            try:
+                hit = tuple(self.reader._morphy(word, pos))
+            except Exception:  # odd unicode etc.: WordNet is English-only
+                hit = ()
+            if len(self._lemmas) < 500_000:
+                self._lemmas[key] = hit
+        return hit
+
+    def lemmatize(self, word: str, pos: str = "n") -> str:
+        """NLTK's rule: the shortest lemma, or ``word`` itself when WordNet has none."""
+        lemmas = self.lemmas(word, pos)
+        return min(lemmas, key=len) if lemmas else word
+
+    def lemmatize_plural(self, word: str) -> str:
+        """For a word tagged as a plural noun: like :meth:`lemmatize` but preferring a lemma
+        that differs from the word ('men' → 'man', where WordNet also lists 'men')."""
+        lemmas = self.lemmas(word, "n")
+        other = [lem for lem in lemmas if lem != word]
+        return min(other or lemmas, key=len) if lemmas else word
+
+    def known(self, word: str, pos: str = "n") -> bool:
+        """Whether WordNet has any lemma for ``word`` (as a form of ``pos``)."""
+        return bool(self.lemmas(word, pos))
+
+    def verb_dominant(self, word: str, factor: float = 1.0) -> bool:
+        """True when ``word`` is, by WordNet's SemCor sense counts, more than ``factor`` times
+        as often a verb as a noun ('jumps', 'runs', 'jumping' yes; 'feathers', 'bars' no)."""
+        counts = self._verb_noun_counts(word)
+        return counts[0] > factor * counts[1]
+
+    def _verb_noun_counts(self, word: str) -> tuple[int, int]:
+        hit = self._verbish.get(word)
+        if hit is not None:
+            return hit
+        try:
+            def count(lemma: str, pos: str) -> int:
+                return sum(lem.count() for lem in self.reader.lemmas(lemma, pos))
+
+            verb = max((count(v, "v") for v in self.lemmas(word, "v")), default=0)
+            noun = max((count(n, "n") for n in self.lemmas(word, "n")), default=0)
+            hit = (verb, noun)
+        except Exception:
+            hit = (0, 0)
+        if len(self._verbish) < 100_000:
+            self._verbish[word] = hit
+        return hit
+
+    def __repr__(self) -> str:
+        return f"<WordNetNounLemmatizer root={getattr(self.reader, '_root', '?')}>"
+
+
+def load_lemmatizer() -> WordNetNounLemmatizer:
+    """A freshly loaded WordNet noun lemmatizer, or NltkDataMissing."""
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    root = _find([WORDNET_RESOURCE + ".zip/wordnet/", WORDNET_RESOURCE + "/"], WORDNET_RESOURCE)
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            # "multilingual functions are not available": we pass no OMW reader on purpose.
+            warnings.simplefilter("ignore", UserWarning)
+            reader = WordNetCorpusReader(root, None)
+        lem = WordNetNounLemmatizer(reader)
+        lem.lemmatize("wings")  # touch the index now, not in the middle of a parse
+    except LookupError as exc:
+        raise NltkDataMissing(WORDNET_RESOURCE, search_paths()) from exc
+    except (OSError, ValueError, KeyError) as exc:
+        raise NltkDataMissing(WORDNET_RESOURCE, search_paths(), detail=str(exc)) from exc
+    return lem
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _cached_tagger():
+    return load_tagger()
+
+
+@lru_cache(maxsize=1)
+def _cached_lemmatizer():
+    return load_lemmatizer()
+
+
+def get_tagger():
+    """The process-wide PerceptronTagger (loaded on first use)."""
+    with _lock:
+        return _cached_tagger()
+
+
+def get_lemmatizer() -> WordNetNounLemmatizer:
+    """The process-wide WordNet noun lemmatizer (loaded on first use)."""
+    with _lock:
+        return _cached_lemmatizer()
+
+
+def ensure_nltk_data() -> None:
+    """Load (and cache) both resources now; raises NltkDataMissing naming the first missing."""
+    get_tagger()
+    get_lemmatizer()

@@ -1,0 +1,1 @@
+"""Checks of explanations against ground truth (the synthetic dataset's planted attributes)."""

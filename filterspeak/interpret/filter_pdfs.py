@@ -1,0 +1,73 @@
+"""From co-occurrence to p(a|f), filter statistics and class-level attribute distributions.
+
+p(a|f) = Σ_x p(a|x) p(x|f) arrives as `cooccurrence` (computed in DuckDB). Prior corrections,
+so that phrases frequent everywhere do not dominate (p(a) = mean p(a|x) over train images):
+- "lift": p(a|f) / p(a), renormalised — favours rare phrases, caption noise included;
+- "pmi":  p(a|f) · max(log(p(a|f) / p(a)), 0), renormalised — keeps only enriched
+  attributes, weighted by how much of the filter's mass they carry;
+- "none": p(a|f) as counted.
+Selectivity = 1 − H(p(·|f)) / log(V).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+PriorCorrection = Literal["none", "lift", "pmi"]
+
+
+def attribute_prior(image_attributes: pd.DataFrame, image_ids: np.ndarray, num_attributes: int) -> np.ndarray:
+    """p(a) = mean over the given images of p(a|x) (images without attributes count as zero)."""
+    rows = image_attributes[image_attributes["image_id"].isin(image_ids)]
+    prior = np.bincount(rows["attribute_id"], weights=rows["probability"], minlength=num_attributes)
+    return prior / max(len(image_ids), 1)
+
+
+def dense_matrix(frame: pd.DataFrame, rows: int, columns: int, row: str, column: str, value: str) -> np.ndarray:
+    matrix = np.zeros((rows, columns))
+    matrix[frame[row].to_numpy(), frame[column].to_numpy()] = frame[value].to_numpy()
+    return matrix
+
+
+def filter_attribute_matrix(
+    cooccurrence: np.ndarray, prior: np.ndarray, prior_correction: PriorCorrection = "lift"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(p(a|f) (F, A), lift (F, A)); rows of filters that never co-occur stay zero."""
+    totals = cooccurrence.sum(axis=1, keepdims=True)
+    raw = np.divide(cooccurrence, totals, out=np.zeros_like(cooccurrence), where=totals > 0)
+    lift = np.divide(raw, prior[None, :], out=np.zeros_like(raw), where=prior[None, :] > 0)
+    if prior_correction == "none":
+        return raw, lift
+    if prior_correction == "lift":
+        weights = lift
+    elif prior_correction == "pmi":
+        with np.errstate(divide="ignore"):
+            weights = raw * np.clip(np.log(np.where(lift > 0, lift, 1.0)), 0.0, None)
+    else:
+        raise ValueError(f"unknown prior_correction {prior_correction!r}: use none, lift or pmi")
+    totals = weights.sum(axis=1, keepdims=True)
+    corrected = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
+    return corrected, lift
+
+
+def selectivity(pdf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(selectivity, entropy) per row of a (F, A) distribution matrix."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(pdf > 0, -pdf * np.log(pdf), 0.0)
+    entropy = terms.sum(axis=1)
+    normaliser = np.log(pdf.shape[1]) if pdf.shape[1] > 1 else 1.0
+    empty = pdf.sum(axis=1) == 0
+    result = 1.0 - entropy / normaliser
+    result[empty] = 0.0
+    return result, entropy
+
+
+def class_attribute_matrix(pdf: np.ndarray, head_weights: np.ndarray, mean_response: np.ndarray) -> np.ndarray:
+    """p(a|c) (C, A) with p(f|c) ∝ max(w_cf, 0) · mean response of f."""
+    filter_given_class = np.clip(head_weights, 0.0, None) * mean_response[None, :]
+    totals = filter_given_class.sum(axis=1, keepdims=True)
+    filter_given_class = np.divide(filter_given_class, totals, out=np.zeros_like(filter_given_class), where=totals > 0)
+    return filter_given_class @ pdf

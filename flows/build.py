@@ -1,0 +1,91 @@
+"""The `build` flow: wire the stages together, publish the catalog. Composition only."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from prefect import flow
+
+from filterspeak.flows.config import BuildOptions
+from filterspeak.storage.builds import BuildRecord, save_build_record
+from filterspeak.storage.cache import StageResult
+from filterspeak.storage.catalog import publish, rebuild_catalog
+from filterspeak.storage.locks import build_lock
+from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.runs import StageRecord, record_run
+from filterspeak.tasks import prefect_tasks as stages
+
+
+@dataclass
+class BuildReport:
+    store: str
+    run_id: str
+    backbone: str
+    layer: str
+    stages: list[StageRecord] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    examples: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@flow(name="build", log_prints=True)
+def build(store: str | None = None, options: BuildOptions | None = None, progress: bool = True) -> BuildReport:
+    """Run every stage for one dataset × backbone × layer; reuse whatever is already built."""
+    options = options or BuildOptions()
+    paths = StorePaths.at(store).ensure()
+    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    spec, layer = options.backbone_spec, options.resolved_layer
+    records: list[StageRecord] = []
+    results: list[StageResult] = []
+
+    def run(stage_task, *args, per_backbone: bool = True, **kwargs) -> StageResult:
+        stage_clock = time.perf_counter()
+        result = stage_task(*args, **kwargs)
+        seconds = round(time.perf_counter() - stage_clock, 2)
+        scope = (spec.name, layer) if per_backbone else (None, None)
+        records.append(StageRecord(result.stage, result.manifest.fingerprint, result.reused, seconds, *scope))
+        results.append(result)
+        print(f"{result.stage:<13} {'reused' if result.reused else 'computed':<9} {seconds:7.2f} s")
+        return result
+
+    with build_lock(paths):
+        dataset = run(stages.dataset_task, paths, options.dataset_params, progress, per_backbone=False)
+        captions = run(stages.captions_task, paths, dataset, options.caption_params, progress, per_backbone=False)
+        backbone = run(stages.train_task, paths, dataset, spec, options.preprocessing, options.device, progress)
+        extraction = run(
+            stages.extract_task, paths, dataset, backbone, spec, options.preprocessing, layer,
+            device=options.device, progress=progress,
+        )
+        cooccurrence = run(stages.cooccurrence_task, paths, dataset, captions, extraction, options.cooccurrence_params)
+        pdfs = run(stages.pdfs_task, paths, dataset, captions, extraction, cooccurrence, options.pdf_params)
+        explanations = run(
+            stages.explanations_task, paths, dataset, captions, extraction, pdfs, options.explanation_params
+        )
+        publish(paths, results)
+        record_run(paths, run_id, started, records)
+        save_build_record(
+            paths,
+            BuildRecord(spec.name, layer, {r.stage: r.manifest.fingerprint for r in results}, options.to_dict(), run_id),
+        )
+        rebuild_catalog(paths)
+
+    return BuildReport(
+        store=str(paths.root),
+        run_id=run_id,
+        backbone=spec.name,
+        layer=layer,
+        stages=records,
+        metrics={
+            "test_accuracy": backbone.metrics["test_accuracy"],
+            "vocabulary_size": captions.metrics["vocabulary_size"],
+            "filters": extraction.metrics["filters"],
+            "images": dataset.metrics["images"],
+            "captions": dataset.metrics["captions"],
+        },
+        examples=list(explanations.metrics.get("examples", [])),
+        seconds=round(time.perf_counter() - clock, 2),
+    )

@@ -1,0 +1,123 @@
+"""`filterspeak` command line: build, sql, explain."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import fields
+
+# Prefect runs offline: no telemetry, and quiet unless the user asks for its logs.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+from filterspeak.flows.config import BuildOptions  # noqa: E402
+from filterspeak.storage.paths import DEFAULT_STORE, STORE_ENV, StoreError, StorePaths  # noqa: E402
+
+_OPTION_HELP = {
+    "dataset": "built-in dataset name (synthetic)",
+    "dataset_seed": "seed of the synthetic dataset",
+    "num_classes": "synthetic species (>= 12)",
+    "images_per_class": "synthetic images per species",
+    "image_size": "image side in pixels (input size of the built-in backbone)",
+    "backbone": "backbone architecture (smallcnn)",
+    "width": "backbone width: the default layer has 4 x width filters",
+    "train_seed": "backbone training seed (another seed = another backbone)",
+    "epochs": "backbone training epochs",
+    "layer": "layer to explain (default: the backbone's last conv block, e.g. features.3)",
+    "device": "where to train and extract: auto, cpu or cuda",
+    "min_df": "keep attributes mentioned for at least this many images",
+    "response": "filter response s_f(x): spatial max or mean",
+    "top_k_images": "images per filter used for p(x|f) (0 = all train images)",
+    "prior_correction": "correct p(a|f) for the attribute prior p(a): pmi, lift or none",
+    "sentence_attributes": "attributes cited per sentence",
+    "min_relative_score": "cite an attribute only if its score is at least this fraction of the top attribute's",
+}
+
+
+def _store_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", default=None, help=f"store directory (default ${STORE_ENV} or ./{DEFAULT_STORE})")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="filterspeak", description="Explain CNN image classifiers in words.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="run the pipeline (cached: only changed stages re-run)")
+    _store_argument(build)
+    defaults = BuildOptions()
+    for option in fields(BuildOptions):
+        flag = "--" + option.name.replace("_", "-")
+        default = getattr(defaults, option.name)
+        kind = type(default) if isinstance(default, (int, float)) else str
+        build.add_argument(flag, dest=option.name, type=kind, default=default, help=f"{_OPTION_HELP[option.name]} (default: {default})")
+    build.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    sql = commands.add_parser("sql", help="run a read-only SQL query against the store's catalog")
+    _store_argument(sql)
+    sql.add_argument("query", help='e.g. "SELECT * FROM filter_attributes LIMIT 5"')
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    explain = commands.add_parser("explain", help="explain the model's decision on image files")
+    _store_argument(explain)
+    explain.add_argument("images", nargs="+", help="image files")
+    explain.add_argument("--backbone", default=None, help="backbone name (default: the latest build's)")
+    explain.add_argument("--layer", default=None, help="layer (default: the latest build's)")
+    explain.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    explain.add_argument("--json", action="store_true", help="one JSON object per image")
+    return parser
+
+
+def _build(args: argparse.Namespace) -> int:
+    from filterspeak.flows.build import build
+    from filterspeak.flows.summary import format_report
+
+    options = BuildOptions(**{option.name: getattr(args, option.name) for option in fields(BuildOptions)})
+    report = build(store=args.store, options=options, progress=not args.no_progress)
+    print(format_report(report))
+    return 0
+
+
+def _sql(args: argparse.Namespace) -> int:
+    from filterspeak.storage.catalog import query
+
+    table = query(StorePaths.at(args.store), args.query).to_pandas()
+    if args.format == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+    elif args.format == "json":
+        sys.stdout.write(table.to_json(orient="records", indent=None) + "\n")
+    else:
+        with __import__("pandas").option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200):
+            print(table.to_string(index=False) if len(table) else f"(no rows; columns: {', '.join(table.columns)})")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    import json
+
+    from filterspeak.tasks.explain_images import explain_image_files
+
+    results = explain_image_files(StorePaths.at(args.store), args.images, args.backbone, args.layer, args.device)
+    for item in results:
+        if args.json:
+            cited = [{"phrase": c.phrase, "score": round(c.score, 4)} for c in item.cited]
+            print(json.dumps({"image": item.path, "class": item.class_name, "probability": round(item.probability, 4),
+                              "sentence": item.sentence, "attributes": cited}))
+        else:
+            print(f"{item.path}: {item.sentence} (p={item.probability:.2f})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handlers = {"build": _build, "sql": _sql, "explain": _explain}
+    try:
+        return handlers[args.command](args)
+    except (StoreError, ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f"filterspeak: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

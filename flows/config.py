@@ -1,0 +1,79 @@
+"""Build options: flat, JSON-able flow parameters → the typed configs each stage takes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.captions.parser import ParserConfig
+from filterspeak.datasets.synthetic import SyntheticConfig
+from filterspeak.tasks.count_cooccurrence import CooccurrenceParams
+from filterspeak.tasks.estimate_pdfs import PdfParams
+from filterspeak.tasks.generate_explanations import ExplanationParams
+from filterspeak.tasks.parse_captions import CaptionParams
+from filterspeak.tasks.prepare_dataset import DatasetParams
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Every knob of `filterspeak build`; defaults are the documented defaults."""
+
+    dataset: str = "synthetic"
+    dataset_seed: int = 0
+    num_classes: int = 16
+    images_per_class: int = 200
+    image_size: int = 64
+    backbone: str = "smallcnn"
+    width: int = 16
+    train_seed: int = 0
+    epochs: int = 20
+    layer: str | None = None
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    min_df: int = 5
+    response: Literal["max", "mean"] = "max"
+    top_k_images: int = 20
+    prior_correction: Literal["none", "lift", "pmi"] = "pmi"
+    sentence_attributes: int = 3
+    min_relative_score: float = 0.3
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def dataset_params(self) -> DatasetParams:
+        config = SyntheticConfig(
+            seed=self.dataset_seed,
+            num_classes=self.num_classes,
+            images_per_class=self.images_per_class,
+            image_size=self.image_size,
+        )
+        return DatasetParams(name=self.dataset, synthetic=config)
+
+    @property
+    def caption_params(self) -> CaptionParams:
+        return CaptionParams(min_df=self.min_df, parser=ParserConfig())
+
+    @property
+    def backbone_spec(self) -> BackboneSpec:
+        return BackboneSpec(architecture=self.backbone, width=self.width, train_seed=self.train_seed, epochs=self.epochs)
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return Preprocessing(image_size=self.image_size)
+
+    @property
+    def resolved_layer(self) -> str:
+        return self.layer or self.backbone_spec.default_layer
+
+    @property
+    def cooccurrence_params(self) -> CooccurrenceParams:
+        return CooccurrenceParams(response=self.response, top_k=self.top_k_images)
+
+    @property
+    def pdf_params(self) -> PdfParams:
+        return PdfParams(prior_correction=self.prior_correction)
+
+    @property
+    def explanation_params(self) -> ExplanationParams:
+        return ExplanationParams(top_k=self.sentence_attributes, min_relative_score=self.min_relative_score)

@@ -1,0 +1,176 @@
+"""Content-addressed stage execution: reuse an output when its fingerprint already exists.
+
+A stage's fingerprint is a hash of everything it depends on (upstream content hashes, weights
+sha256, parameters, code version). Its output lives in `stages/<stage>/<fingerprint>/`, built in
+a temporary sibling directory and renamed into place with the manifest inside, so a killed run
+leaves either a complete output or nothing that a later run would mistake for one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from filterspeak.storage.fingerprint import fingerprint, sha256_file
+from filterspeak.storage.manifest import StageManifest, TableOutput
+from filterspeak.storage.parquet import read_table, write_table
+from filterspeak.storage.paths import StorePaths, safe_segment
+from filterspeak.storage.schemas import partition_columns
+
+
+@dataclass
+class StageOutput:
+    """Handed to a stage's compute function: where to put tables, files and metrics."""
+
+    directory: Path
+    final_directory: Path  # where `directory` will be renamed to once complete
+    tables: list[TableOutput] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, table: str, frame: Any, partition: dict[str, str] | None = None) -> Path:
+        partition = dict(partition or {})
+        expected = partition_columns(table)
+        if tuple(partition) != expected:
+            raise ValueError(f"table {table!r} is partitioned by {expected}, got {tuple(partition)}")
+        relative = Path(table, *(f"{key}={safe_segment(value)}" for key, value in partition.items()), "data.parquet")
+        rows = write_table(frame, self.directory / relative, table)
+        self.tables.append(TableOutput(table=table, path=str(relative), rows=rows, partition=partition))
+        return self.directory / relative
+
+    def file(self, name: str, relative: str) -> Path:
+        """Reserve an artifact path (a weights file, an image folder) inside the output."""
+        self.files[name] = relative
+        path = self.directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+@dataclass(frozen=True)
+class StageResult:
+    manifest: StageManifest
+    directory: Path
+    reused: bool
+
+    @property
+    def stage(self) -> str:
+        return self.manifest.stage
+
+    @property
+    def content_hash(self) -> str:
+        return self.manifest.content_hash
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.manifest.metrics
+
+    def table_path(self, table: str) -> Path:
+        return self.directory / self.manifest.table(table).path
+
+    def file_path(self, name: str) -> Path:
+        try:
+            return self.directory / self.manifest.files[name]
+        except KeyError:
+            raise KeyError(f"stage {self.stage!r} produced no file {name!r}") from None
+
+    def read(self, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+        return read_table(self.table_path(table), columns)
+
+    def table_hash(self, table: str, columns: list[str] | None = None) -> str:
+        """Content hash of one output table (or of some of its columns): what a downstream stage
+        that reads only that keys on. Columns let a stage ignore what it does not use (e.g. the
+        storage path of an image whose pixels it hashes separately)."""
+        if columns is None:
+            return sha256_file(self.table_path(table))
+        frame = self.read(table, columns)
+        digest = hashlib.sha256(",".join(columns).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        return digest.hexdigest()[:32]
+
+    def file_hash(self, name: str) -> str:
+        """Content hash of one artifact (a file, or every file in a folder)."""
+        return _artifact_hash(self.directory, self.manifest.files[name])
+
+
+def _artifact_hash(directory: Path, relative: str) -> str:
+    target = directory / relative
+    members = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
+    digest = hashlib.sha256()
+    for member in members:
+        digest.update(str(member.relative_to(target if target.is_dir() else target.parent)).encode())
+        digest.update(sha256_file(member).encode())
+    return digest.hexdigest()[:32]
+
+
+def _content_hash(directory: Path, manifest: StageManifest) -> str:
+    digest = hashlib.sha256()
+    for output in sorted(manifest.tables, key=lambda entry: entry.path):
+        digest.update(output.path.encode())
+        digest.update(sha256_file(directory / output.path).encode())
+    for name, relative in sorted(manifest.files.items()):
+        digest.update(name.encode())
+        digest.update(_artifact_hash(directory, relative).encode())
+    return digest.hexdigest()[:32]
+
+
+def _complete(directory: Path, manifest: StageManifest) -> bool:
+    paths = [directory / entry.path for entry in manifest.tables]
+    paths += [directory / relative for relative in manifest.files.values()]
+    return all(path.exists() for path in paths)
+
+
+def run_stage(
+    paths: StorePaths,
+    stage: str,
+    inputs: dict[str, Any],
+    compute: Callable[[StageOutput], None],
+) -> StageResult:
+    """Return the cached output for `inputs`, or compute it once and store it atomically."""
+    key = fingerprint({"stage": stage, "inputs": inputs})
+    final = paths.stage_dir(stage, key)
+    manifest_path = final / "manifest.json"
+    if manifest_path.exists():
+        manifest = StageManifest.load(manifest_path)
+        if _complete(final, manifest):
+            return StageResult(manifest=manifest, directory=final, reused=True)
+
+    started = time.perf_counter()
+    work = final.with_name(f".{key}.{os.getpid()}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    output = StageOutput(directory=work, final_directory=final)
+    try:
+        compute(output)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    manifest = StageManifest(
+        stage=stage,
+        fingerprint=key,
+        inputs=inputs,
+        tables=output.tables,
+        files=output.files,
+        metrics=output.metrics,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    manifest.content_hash = _content_hash(work, manifest)
+    manifest.save(work / "manifest.json")
+    if final.exists():  # an incomplete leftover from a killed run
+        shutil.rmtree(final)
+    os.rename(work, final)
+    return StageResult(manifest=manifest, directory=final, reused=False)
+
+
+def load_stage_result(paths: StorePaths, stage: str, key: str) -> StageResult:
+    """A previously completed stage output, by fingerprint."""
+    manifest_path = paths.manifest(stage, key)
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"stage {stage!r} output {key} is missing from {paths.root}; rebuild the store")
+    return StageResult(manifest=StageManifest.load(manifest_path), directory=manifest_path.parent, reused=True)

@@ -1,0 +1,114 @@
+"""The SQL catalog: a small .duckdb file of views over the current Parquet outputs.
+
+Parquet stays the source of truth. `catalog.json` records, per table and partition
+(backbone/layer), which stage output is current; `rebuild_catalog` turns that into views.
+Older outputs stay on disk under `stages/` and remain readable with `read_parquet`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+import duckdb
+import pyarrow as pa
+
+from filterspeak.sql import load_sql
+from filterspeak.storage.cache import StageResult
+from filterspeak.storage.paths import StoreError, StorePaths
+from filterspeak.storage.schemas import SCHEMAS, partition_columns
+
+_WRITE_KEYWORDS = ("insert", "update", "delete", "create", "drop", "alter", "copy", "attach", "detach",
+                   "install", "load", "pragma", "set", "call", "export", "import", "vacuum", "checkpoint")
+
+
+def load_pointers(paths: StorePaths) -> dict[str, dict[str, dict]]:
+    if not paths.pointers.exists():
+        return {}
+    return json.loads(paths.pointers.read_text())
+
+
+def publish(paths: StorePaths, results: Iterable[StageResult]) -> None:
+    """Make these stage outputs the current ones for their tables and partitions."""
+    pointers = load_pointers(paths)
+    for result in results:
+        for output in result.manifest.tables:
+            key = "/".join(f"{k}={v}" for k, v in output.partition.items())
+            pointers.setdefault(output.table, {})[key] = {
+                "file": str(result.directory / output.path),
+                "stage": result.stage,
+                "fingerprint": result.manifest.fingerprint,
+            }
+    temporary = paths.pointers.with_name(f".{paths.pointers.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(pointers, indent=2, sort_keys=True))
+    os.replace(temporary, paths.pointers)
+
+
+def _empty_view(table: str) -> str:
+    columns = [f"CAST(NULL AS {_duckdb_type(field.type)}) AS {field.name}" for field in SCHEMAS[table]]
+    columns += [f"CAST(NULL AS VARCHAR) AS {name}" for name in partition_columns(table)]
+    return f"CREATE OR REPLACE VIEW {table} AS SELECT {', '.join(columns)} WHERE false;"
+
+
+def _duckdb_type(arrow_type: pa.DataType) -> str:
+    mapping = {pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.float64(): "DOUBLE", pa.float32(): "FLOAT",
+               pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN"}
+    return mapping.get(arrow_type, "TIMESTAMPTZ")
+
+
+def _list_literal(files: list[str]) -> str:
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
+
+
+def rebuild_catalog(paths: StorePaths) -> Path:
+    """Write catalog.duckdb afresh (temp file + rename) from catalog.json and the runs folder."""
+    pointers = load_pointers(paths)
+    temporary = paths.catalog.with_name(f".{paths.catalog.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)
+    connection = duckdb.connect(str(temporary))
+    try:
+        for table in SCHEMAS:
+            if table == "runs":
+                continue
+            files = sorted({entry["file"] for entry in pointers.get(table, {}).values()})
+            if not files:
+                connection.execute(_empty_view(table))
+                continue
+            hive_types = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in partition_columns(table)) + "}"
+            statement = load_sql("catalog_view").format(view=table, files=_list_literal(files), hive_types=hive_types)
+            if not partition_columns(table):
+                statement = statement.replace("hive_partitioning = true", "hive_partitioning = false")
+                statement = statement.replace(f", hive_types = {hive_types}", "")
+            connection.execute(statement)
+        run_files = sorted(str(p) for p in paths.runs.glob("*.parquet"))
+        if run_files:
+            connection.execute(load_sql("runs_view").format(files=_list_literal(run_files)))
+        else:
+            connection.execute(_empty_view("runs"))
+    finally:
+        connection.close()
+    os.replace(temporary, paths.catalog)
+    return paths.catalog
+
+
+def is_read_only_statement(statement: str) -> bool:
+    """True when the statement starts like a query (SELECT/WITH/DESCRIBE/SHOW/EXPLAIN...)."""
+    words = statement.strip().lstrip("(").split(None, 1)
+    return bool(words) and words[0].lower() not in _WRITE_KEYWORDS
+
+
+def query(paths: StorePaths, statement: str) -> pa.Table:
+    """Run a read-only SQL statement against the store's catalog."""
+    if not paths.catalog.exists():
+        raise StoreError(f"no catalog at {paths.catalog}: run `filterspeak build --store {paths.root}` first")
+    if not is_read_only_statement(statement):
+        raise StoreError("only read-only statements are allowed (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN)")
+    connection = duckdb.connect(str(paths.catalog), read_only=True)
+    try:
+        return connection.sql(statement).to_arrow_table()
+    except duckdb.Error as error:
+        raise StoreError(f"SQL error: {error}") from None
+    finally:
+        connection.close()

@@ -1,0 +1,31 @@
+"""An in-memory DuckDB session with given Parquet files exposed as views: how stages run SQL."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+import pyarrow as pa
+
+from filterspeak.sql import load_sql
+
+
+@contextmanager
+def parquet_views(tables: dict[str, Path], threads: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    try:
+        if threads:
+            connection.execute(f"SET threads = {int(threads)}")
+        for name, path in tables.items():
+            escaped = str(path).replace("'", "''")
+            connection.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{escaped}')")
+        yield connection
+    finally:
+        connection.close()
+
+
+def run_sql_file(connection: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None) -> pa.Table:
+    """Execute `sql/<name>.sql` with named parameters and drain the result as Arrow."""
+    return connection.sql(load_sql(name), params=params or {}).to_arrow_table()

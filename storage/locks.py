@@ -1,0 +1,44 @@
+"""One build at a time per store: an exclusive advisory lock on `<store>/.build.lock`."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from filterspeak.storage.paths import StoreError, StorePaths
+
+
+@contextmanager
+def build_lock(
+    paths: StorePaths, wait: bool = True, timeout: float | None = None, notify: Callable[[str], None] = print
+) -> Iterator[None]:
+    """Hold the store's build lock; waits (telling the user once) or raises StoreError."""
+    paths.ensure()
+    handle = open(paths.lock, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = handle.read().strip() or "another process"
+            if not wait:
+                raise StoreError(f"another build holds the store lock {paths.lock} ({holder}); try again when it ends")
+            notify(f"waiting for another build to finish on {paths.root} ({holder}) ...")
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise StoreError(f"timed out waiting for the store lock {paths.lock}") from None
+                    time.sleep(0.5)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()

@@ -1,0 +1,37 @@
+"""The one Parquet writer: explicit schema, atomic temp-file + rename."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from filterspeak.storage.schemas import schema_for
+
+
+def write_table(frame: pd.DataFrame | pa.Table, path: Path, table: str) -> int:
+    """Write `frame` as table `table` (schema-checked) to `path` atomically; returns row count.
+
+    Readers (DuckDB views, a resumed run) never see a half-written file: the bytes go to a
+    temporary sibling that is renamed over `path` only once complete.
+    """
+    schema = schema_for(table)
+    if isinstance(frame, pd.DataFrame):
+        missing = [name for name in schema.names if name not in frame.columns]
+        if missing:
+            raise ValueError(f"table {table!r} is missing columns {missing}")
+        arrow = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+    else:
+        arrow = frame.select(schema.names).cast(schema)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(arrow, temporary, compression="zstd")
+    os.replace(temporary, path)
+    return arrow.num_rows
+
+
+def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    return pq.read_table(path, columns=columns).to_pandas()

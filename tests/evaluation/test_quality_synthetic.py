@@ -1,0 +1,71 @@
+"""Honest quality checks of the default build against the synthetic ground truth.
+
+Builds the default configuration once (~2 minutes on 2 CPU cores) and checks that the words
+are true: selective filters name attributes present in their top images, and sentences for
+correct decisions cite attributes present in the image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from filterspeak.evaluation.truth_checks import cited_attribute_precision, selective_filter_precision
+from filterspeak.flows.build import build
+from filterspeak.flows.config import BuildOptions
+from filterspeak.storage.builds import load_build_record
+from filterspeak.storage.paths import StorePaths
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def default_build(tmp_path_factory, prefect_harness):
+    store = tmp_path_factory.mktemp("default-store")
+    report = build(store=str(store), options=BuildOptions(device="cpu"), progress=False)
+    paths = StorePaths(store)
+    record = load_build_record(paths)
+    return report, {stage: record.result(paths, stage) for stage in record.stages}
+
+
+def test_backbone_reaches_target_accuracy(default_build):
+    report, _ = default_build
+    assert report.metrics["test_accuracy"] >= 0.90
+
+
+def test_selective_filters_name_attributes_present_in_their_top_images(default_build):
+    _, stages = default_build
+    images = stages["dataset"].read("images")
+    result = selective_filter_precision(
+        stages["pdfs"].read("filter_stats"),
+        stages["captions"].read("attributes"),
+        stages["extract"].read("activations"),
+        stages["dataset"].read("image_truth"),
+        images.loc[images["split"] == "train", "image_id"],
+    )
+    print(f"selective filter precision: {result.value:.3f} ({result.numerator}/{result.denominator})")
+    assert result.denominator >= 10
+    assert result.value >= 0.75
+
+
+def test_cited_attributes_are_present_in_correctly_classified_images(default_build):
+    _, stages = default_build
+    explanations = stages["explanations"]
+    result = cited_attribute_precision(
+        explanations.read("explanations"), explanations.read("explanation_attributes"), stages["dataset"].read("image_truth")
+    )
+    print(f"cited attribute precision: {result.value:.3f} ({result.numerator}/{result.denominator})")
+    assert result.denominator >= 500
+    assert result.value >= 0.80
+
+
+def test_shuffled_truth_fails_the_checks(default_build):
+    """The checks can fail: against another image's truth the same sentences score far lower."""
+    _, stages = default_build
+    truth = stages["dataset"].read("image_truth")
+    ids = truth["image_id"].unique()
+    shuffled = dict(zip(ids, np.random.default_rng(0).permutation(ids)))
+    truth["image_id"] = truth["image_id"].map(shuffled)
+    explanations = stages["explanations"]
+    result = cited_attribute_precision(explanations.read("explanations"), explanations.read("explanation_attributes"), truth)
+    assert result.value < 0.6

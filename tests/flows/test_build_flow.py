@@ -1,0 +1,91 @@
+"""End to end through Prefect on a tiny synthetic set: build, reuse, a second backbone, SQL, explain."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from filterspeak.datasets.synthetic import SyntheticConfig, render_bird, sample_bird
+from filterspeak.flows.build import build
+from filterspeak.flows.cli import main
+from filterspeak.flows.config import BuildOptions
+from filterspeak.storage.catalog import query
+from filterspeak.storage.paths import StorePaths
+
+TINY = BuildOptions(num_classes=12, images_per_class=8, width=4, epochs=1, min_df=2, top_k_images=10, device="cpu")
+STAGES = ["dataset", "captions", "train", "extract", "cooccurrence", "pdfs", "explanations"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, prefect_harness):
+    store = tmp_path_factory.mktemp("store")
+    first = build(store=str(store), options=TINY, progress=False)
+    return store, first
+
+
+def test_first_build_computes_every_stage_and_fills_the_catalog(built):
+    store, report = built
+    assert [r.stage for r in report.stages] == STAGES
+    assert not any(r.reused for r in report.stages)
+    paths = StorePaths(store)
+    counts = query(paths, """
+        SELECT (SELECT count(*) FROM images) AS images,
+               (SELECT count(*) FROM activations) AS activations,
+               (SELECT count(*) FROM explanations) AS explanations,
+               (SELECT count(DISTINCT filter) FROM filter_stats) AS filters,
+               (SELECT count(*) FROM runs) AS runs""").to_pylist()[0]
+    assert counts["images"] == 96
+    assert counts["filters"] == 16  # 4 x width
+    assert counts["activations"] == 96 * 16
+    test_images = query(paths, "SELECT count(*) AS n FROM images WHERE split = 'test'").to_pylist()[0]["n"]
+    assert counts["explanations"] == test_images > 0
+    assert counts["runs"] == len(STAGES)
+    sentence = query(paths, "SELECT sentence FROM explanations LIMIT 1").to_pylist()[0]["sentence"]
+    assert sentence.startswith("This is a")
+
+
+def test_second_build_reuses_everything(built):
+    store, first = built
+    again = build(store=str(store), options=TINY, progress=False)
+    assert [r.reused for r in again.stages] == [True] * len(STAGES)
+    assert again.examples == first.examples
+
+
+def test_new_backbone_reruns_only_what_depends_on_it(built):
+    store, _ = built
+    other = build(store=str(store), options=BuildOptions(**{**TINY.to_dict(), "train_seed": 1}), progress=False)
+    reused = {r.stage: r.reused for r in other.stages}
+    assert reused["dataset"] and reused["captions"]
+    assert not any(reused[s] for s in ["train", "extract", "cooccurrence", "pdfs", "explanations"])
+    rows = query(StorePaths(store), "SELECT backbone, count(*) AS n FROM explanations GROUP BY 1 ORDER BY 1").to_pylist()
+    assert [r["backbone"] for r in rows] == ["smallcnn-w4-s0", "smallcnn-w4-s1"]
+    assert rows[0]["n"] == rows[1]["n"]
+
+
+def test_cli_sql_formats(built, capsys):
+    store, _ = built
+    assert main(["sql", "--store", str(store), "SELECT filter, attribute_id, probability FROM filter_attributes ORDER BY 1, 2 LIMIT 5", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 5 and set(rows[0]) == {"filter", "attribute_id", "probability"}
+    assert main(["sql", "--store", str(store), "SELECT name FROM classes ORDER BY class_id LIMIT 2", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "name"
+    assert main(["sql", "--store", str(store), "DELETE FROM classes"]) == 2
+    assert "read-only" in capsys.readouterr().err
+
+
+def test_cli_explain_a_new_image(built, tmp_path, capsys):
+    store, _ = built
+    rng = np.random.default_rng(123)
+    config = SyntheticConfig(num_classes=12)
+    image, _ = render_bird(sample_bird(3, config, rng), 64, rng)
+    path = tmp_path / "new_bird.png"
+    Image.fromarray(image).save(path)
+    assert main(["explain", "--store", str(store), "--backbone", "smallcnn-w4-s0", str(path), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["image"] == str(path)
+    assert result["sentence"].startswith("This is a")
+    assert main(["explain", "--store", str(store), str(tmp_path / "missing.png")]) == 2
+    assert "image not found" in capsys.readouterr().err

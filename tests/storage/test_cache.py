@@ -1,0 +1,62 @@
+import pandas as pd
+import pytest
+
+from filterspeak.storage.cache import run_stage
+from filterspeak.storage.paths import StorePaths
+
+
+def _writer(calls, value=1):
+    def compute(output):
+        calls.append(value)
+        output.write("classes", pd.DataFrame({"class_id": [0, 1], "name": ["a", f"b{value}"]}))
+        output.metrics["value"] = value
+
+    return compute
+
+
+def test_second_run_reuses_and_changed_input_recomputes(tmp_path):
+    paths = StorePaths(tmp_path).ensure()
+    calls = []
+    first = run_stage(paths, "demo", {"param": 1}, _writer(calls))
+    again = run_stage(paths, "demo", {"param": 1}, _writer(calls))
+    changed = run_stage(paths, "demo", {"param": 2}, _writer(calls, value=2))
+    assert calls == [1, 2]
+    assert (first.reused, again.reused, changed.reused) == (False, True, False)
+    assert again.manifest.fingerprint == first.manifest.fingerprint != changed.manifest.fingerprint
+    assert again.read("classes")["name"].tolist() == ["a", "b1"]
+    assert first.content_hash != changed.content_hash
+    # the old output stays intact next to the new one
+    assert first.table_path("classes").exists() and changed.table_path("classes").exists()
+
+
+def test_failed_stage_leaves_nothing_that_looks_complete(tmp_path):
+    paths = StorePaths(tmp_path).ensure()
+
+    def broken(output):
+        output.write("classes", pd.DataFrame({"class_id": [0], "name": ["a"]}))
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        run_stage(paths, "demo", {"param": 1}, broken)
+    assert not list((paths.stages / "demo").glob("*/manifest.json"))
+    calls = []
+    assert run_stage(paths, "demo", {"param": 1}, _writer(calls)).reused is False
+    assert calls == [1]
+
+
+def test_identical_content_gives_identical_content_hash(tmp_path):
+    paths = StorePaths(tmp_path).ensure()
+    a = run_stage(paths, "demo", {"param": 1}, _writer([]))
+    b = run_stage(paths, "demo", {"param": "other"}, _writer([]))
+    assert a.manifest.fingerprint != b.manifest.fingerprint
+    assert a.content_hash == b.content_hash
+
+
+def test_schema_is_enforced(tmp_path):
+    paths = StorePaths(tmp_path).ensure()
+
+    def wrong(output):
+        output.write("classes", pd.DataFrame({"class_id": [0]}))
+
+    with pytest.raises(ValueError, match="missing columns"):
+        run_stage(paths, "demo", {}, wrong)
