@@ -29,6 +29,15 @@ class ExplanationParams:
         return asdict(self)
 
 
+def example_sentences(explained: list, correct: np.ndarray, count: int = 3) -> list[str]:
+    """A few sentences for correct decisions, each about a different class."""
+    examples: dict[int, str] = {}
+    for item, is_correct in zip(explained, correct):
+        if is_correct and item.predicted_class_id not in examples:
+            examples[item.predicted_class_id] = item.sentence
+    return list(examples.values())[:: max(1, len(examples) // count)][:count]
+
+
 def load_pdf(pdfs: StageResult, num_filters: int, num_attributes: int) -> np.ndarray:
     frame = pdfs.read("filter_attributes", ["filter", "attribute_id", "probability"])
     return filter_pdfs.dense_matrix(frame, num_filters, num_attributes, "filter", "attribute_id", "probability")
@@ -101,6 +110,6 @@ def generate_explanations(
         frame = pd.DataFrame(cited, columns=["image_id", "rank", "attribute_id", "phrase", "score"])
         frame["rank"] = frame["rank"].astype(np.int32)
         output.write("explanation_attributes", frame, partition)
-        output.metrics.update(explained=len(chosen), examples=[item.sentence for item in explained[:3]])
+        output.metrics.update(explained=len(chosen), examples=example_sentences(explained, predictions["correct"].to_numpy()))
 
     return run_stage(paths, STAGE, inputs, compute)

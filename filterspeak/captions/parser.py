@@ -79,7 +79,7 @@ Pipeline for one caption
      its nape and its tail are red") as long as those are definite ('the', 'its', ...) or
      start the sentence ("a dog and a cat are brown"), and the first of them is not the object
      of a verb or preposition ("it has a red crown and the wings are black" → red crown, black
-     wing; "he holds the red flag and the men are happy" → nothing for the flag);
+     wing; "he holds the red flag and the men are happy" → no "happy flag");
    * nouns: the head (last) noun is lemmatised with WordNet, the synonym map is applied to the
      compound and then to each word, stop nouns are removed, and at most the last two nouns are
      kept ("tail feathers" → tail feather, "bird wings" → wing, "wing color" → wing);

@@ -1,0 +1,52 @@
+"""Extraction on CUDA gives the CPU's tables within float tolerance (runs where CUDA exists)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.datasets.synthetic import SyntheticConfig
+from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks.extract_features import extract_features
+from filterspeak.tasks.prepare_dataset import DatasetParams, prepare_dataset
+from filterspeak.tasks.train_backbone import train_backbone
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (compares CPU and CUDA extraction)")
+
+SPEC = BackboneSpec(width=8, epochs=2)
+PREPROCESSING = Preprocessing()
+
+
+def test_cuda_extraction_matches_cpu(tmp_path):
+    cpu_store = StorePaths(tmp_path / "cpu").ensure()
+    dataset = prepare_dataset(cpu_store, DatasetParams(synthetic=SyntheticConfig(images_per_class=10)), progress=False)
+    backbone = train_backbone(cpu_store, dataset, SPEC, PREPROCESSING, device="cpu", progress=False)
+    on_cpu = extract_features(cpu_store, dataset, backbone, SPEC, PREPROCESSING, SPEC.default_layer, device="cpu", progress=False)
+
+    cuda_store = StorePaths(tmp_path / "cuda")
+    shutil.copytree(cpu_store.root, cuda_store.root)
+    shutil.rmtree(cuda_store.stages / "extract")
+    from filterspeak.storage.cache import load_stage_result
+
+    cuda_dataset = load_stage_result(cuda_store, "dataset", dataset.manifest.fingerprint)
+    cuda_backbone = load_stage_result(cuda_store, "train", backbone.manifest.fingerprint)
+    on_cuda = extract_features(
+        cuda_store, cuda_dataset, cuda_backbone, SPEC, PREPROCESSING, SPEC.default_layer, device="cuda", progress=False
+    )
+    assert not on_cuda.reused and on_cuda.manifest.fingerprint == on_cpu.manifest.fingerprint
+    for table, columns in [("activations", ["max_response", "mean_response"]), ("predictions", ["probability", "logit"])]:
+        a, b = on_cpu.read(table), on_cuda.read(table)
+        for column in columns:
+            np.testing.assert_allclose(a[column], b[column], rtol=1e-3, atol=1e-4)
+    assert (on_cpu.read("predictions")["predicted_class_id"] == on_cuda.read("predictions")["predicted_class_id"]).mean() > 0.99
+
+
+def test_training_runs_on_cuda(tmp_path):
+    store = StorePaths(tmp_path).ensure()
+    dataset = prepare_dataset(store, DatasetParams(synthetic=SyntheticConfig(images_per_class=10)), progress=False)
+    backbone = train_backbone(store, dataset, SPEC, PREPROCESSING, device="cuda", progress=False)
+    assert 0.0 <= backbone.metrics["test_accuracy"] <= 1.0
