@@ -55,21 +55,26 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
     with build_lock(paths):
         dataset = run(stages.dataset_task, paths, options.dataset_params, progress, per_backbone=False)
         captions = run(stages.captions_task, paths, dataset, options.caption_params, progress, per_backbone=False)
-        backbone = run(stages.train_task, paths, dataset, spec, options.preprocessing, options.device, progress)
+        backbone = run(stages.backbone_task, paths, dataset, spec, options.preprocessing, options.device, progress)
+        trained_head = options.trains_head(backbone.metrics["num_outputs"], dataset.metrics["classes"])
         extraction = run(
             stages.extract_task, paths, dataset, backbone, spec, options.preprocessing, layer,
-            device=options.device, progress=progress,
+            head="none" if trained_head else "model", device=options.device, progress=progress,
         )
+        decision = run(stages.head_task, paths, dataset, extraction, options.head_params) if trained_head else extraction
         cooccurrence = run(stages.cooccurrence_task, paths, dataset, captions, extraction, options.cooccurrence_params)
-        pdfs = run(stages.pdfs_task, paths, dataset, captions, extraction, cooccurrence, options.pdf_params)
+        pdfs = run(stages.pdfs_task, paths, dataset, captions, extraction, decision, cooccurrence, options.pdf_params)
         explanations = run(
-            stages.explanations_task, paths, dataset, captions, extraction, pdfs, options.explanation_params
+            stages.explanations_task, paths, dataset, captions, extraction, decision, pdfs, options.explanation_params
         )
         publish(paths, results)
         record_run(paths, run_id, started, records)
         save_build_record(
             paths,
-            BuildRecord(spec.name, layer, {r.stage: r.manifest.fingerprint for r in results}, options.to_dict(), run_id),
+            BuildRecord(
+                spec.name, layer, {r.stage: r.manifest.fingerprint for r in results}, options.to_dict(), run_id,
+                decision=decision.stage,
+            ),
         )
         rebuild_catalog(paths)
 
@@ -80,10 +85,12 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
         layer=layer,
         stages=records,
         metrics={
-            "test_accuracy": backbone.metrics["test_accuracy"],
+            "test_accuracy": decision.metrics["decision_accuracy"],
+            "decomposition": decision.metrics["decomposition"],
             "vocabulary_size": captions.metrics["vocabulary_size"],
             "filters": extraction.metrics["filters"],
             "images": dataset.metrics["images"],
+            "classes": dataset.metrics["classes"],
             "captions": dataset.metrics["captions"],
         },
         examples=list(explanations.metrics.get("examples", [])),

@@ -16,12 +16,17 @@ from filterspeak.flows.config import BuildOptions  # noqa: E402
 from filterspeak.storage.paths import DEFAULT_STORE, STORE_ENV, StoreError, StorePaths  # noqa: E402
 
 _OPTION_HELP = {
-    "dataset": "built-in dataset name (synthetic)",
+    "dataset": "dataset: synthetic (built in), cub100 or cub (CUB-200-2011 layout; needs --data-dir)",
+    "data_dir": "folder of the dataset (for every dataset but synthetic)",
+    "max_images_per_class": "a quick look: keep the first N images of each class in each split (0 = all)",
     "dataset_seed": "seed of the synthetic dataset",
     "num_classes": "synthetic species (>= 12)",
     "images_per_class": "synthetic images per species",
     "image_size": "image side in pixels (input size of the built-in backbone)",
-    "backbone": "backbone architecture (smallcnn)",
+    "backbone": "smallcnn (built in, trained here), a torchvision model name (resnet50, squeezenet1_0, ...) or package.module:function",
+    "weights": "local weights file (state_dict) for a torchvision or user backbone",
+    "weights_sha256": "expected sha256 of --weights (checked)",
+    "head": "who decides: auto (train a linear head when the backbone's classes differ from the dataset's), model, or train",
     "width": "backbone width: the default layer has 4 x width filters",
     "train_seed": "backbone training seed (another seed = another backbone)",
     "epochs": "backbone training epochs",
@@ -45,14 +50,20 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="run the pipeline (cached: only changed stages re-run)")
-    _store_argument(build)
+    head = commands.add_parser(
+        "train-head", help="fit a linear head on the layer's GAP features for the dataset's classes, report its accuracy (a build with --head train)"
+    )
     defaults = BuildOptions()
-    for option in fields(BuildOptions):
-        flag = "--" + option.name.replace("_", "-")
-        default = getattr(defaults, option.name)
-        kind = type(default) if isinstance(default, (int, float)) else str
-        build.add_argument(flag, dest=option.name, type=kind, default=default, help=f"{_OPTION_HELP[option.name]} (default: {default})")
-    build.add_argument("--no-progress", action="store_true", help="no progress bars")
+    for command in (build, head):
+        _store_argument(command)
+        for option in fields(BuildOptions):
+            if command is head and option.name == "head":
+                continue
+            flag = "--" + option.name.replace("_", "-")
+            default = getattr(defaults, option.name)
+            kind = type(default) if isinstance(default, (int, float)) else str
+            command.add_argument(flag, dest=option.name, type=kind, default=default, help=f"{_OPTION_HELP[option.name]} (default: {default})")
+        command.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     sql = commands.add_parser("sql", help="run a read-only SQL query against the store's catalog")
     _store_argument(sql)
@@ -66,6 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--layer", default=None, help="layer (default: the latest build's)")
     explain.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     explain.add_argument("--json", action="store_true", help="one JSON object per image")
+
+    diff = commands.add_parser("diff", help="compare two builds (backbones or layers) on the same data")
+    _store_argument(diff)
+    diff.add_argument("a", help="backbone or backbone:layer")
+    diff.add_argument("b", help="backbone or backbone:layer")
+    diff.add_argument("--examples", type=int, default=5, help="changed sentences to show")
     return parser
 
 
@@ -73,9 +90,15 @@ def _build(args: argparse.Namespace) -> int:
     from filterspeak.flows.build import build
     from filterspeak.flows.summary import format_report
 
-    options = BuildOptions(**{option.name: getattr(args, option.name) for option in fields(BuildOptions)})
-    report = build(store=args.store, options=options, progress=not args.no_progress)
+    values = {option.name: getattr(args, option.name) for option in fields(BuildOptions) if hasattr(args, option.name)}
+    if args.command == "train-head":
+        values["head"] = "train"
+    report = build(store=args.store, options=BuildOptions(**values), progress=not args.no_progress)
     print(format_report(report))
+    if args.command == "train-head":
+        head = next(record for record in report.stages if record.stage == "head")
+        print(f"linear head on {report.backbone}:{report.layer}: test accuracy {report.metrics['test_accuracy']:.3f} "
+              f"({'reused' if head.reused else 'trained'}; chance {1 / report.metrics['classes']:.3f})")
     return 0
 
 
@@ -109,9 +132,16 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from filterspeak.flows.diff import diff_builds, format_diff
+
+    print(format_diff(diff_builds(StorePaths.at(args.store), args.a, args.b), args.examples))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"build": _build, "sql": _sql, "explain": _explain}
+    handlers = {"build": _build, "train-head": _build, "sql": _sql, "explain": _explain, "diff": _diff}
     try:
         return handlers[args.command](args)
     except (StoreError, ValueError, FileNotFoundError, RuntimeError) as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from filterspeak.backbones.linear_head import HeadParams
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.captions.parser import ParserConfig
 from filterspeak.datasets.synthetic import SyntheticConfig
@@ -12,7 +13,7 @@ from filterspeak.tasks.count_cooccurrence import CooccurrenceParams
 from filterspeak.tasks.estimate_pdfs import PdfParams
 from filterspeak.tasks.generate_explanations import ExplanationParams
 from filterspeak.tasks.parse_captions import CaptionParams
-from filterspeak.tasks.prepare_dataset import DatasetParams
+from filterspeak.datasets.registry import DatasetParams
 
 
 @dataclass(frozen=True)
@@ -20,11 +21,16 @@ class BuildOptions:
     """Every knob of `filterspeak build`; defaults are the documented defaults."""
 
     dataset: str = "synthetic"
+    data_dir: str | None = None
+    max_images_per_class: int = 0
     dataset_seed: int = 0
     num_classes: int = 16
     images_per_class: int = 200
     image_size: int = 64
     backbone: str = "smallcnn"
+    weights: str | None = None
+    weights_sha256: str | None = None
+    head: Literal["auto", "model", "train"] = "auto"
     width: int = 16
     train_seed: int = 0
     epochs: int = 20
@@ -48,7 +54,9 @@ class BuildOptions:
             images_per_class=self.images_per_class,
             image_size=self.image_size,
         )
-        return DatasetParams(name=self.dataset, synthetic=config)
+        return DatasetParams(
+            name=self.dataset, data_dir=self.data_dir, synthetic=config, max_images_per_class=self.max_images_per_class or None
+        )
 
     @property
     def caption_params(self) -> CaptionParams:
@@ -56,15 +64,31 @@ class BuildOptions:
 
     @property
     def backbone_spec(self) -> BackboneSpec:
-        return BackboneSpec(architecture=self.backbone, width=self.width, train_seed=self.train_seed, epochs=self.epochs)
+        return BackboneSpec(
+            architecture=self.backbone, weights=self.weights, weights_sha256=self.weights_sha256,
+            width=self.width, train_seed=self.train_seed, epochs=self.epochs,
+        )
 
     @property
     def preprocessing(self) -> Preprocessing:
-        return Preprocessing(image_size=self.image_size)
+        return self.backbone_spec.default_preprocessing(self.image_size)
 
     @property
     def resolved_layer(self) -> str:
-        return self.layer or self.backbone_spec.default_layer
+        layer = self.layer or self.backbone_spec.default_layer
+        if not layer:
+            raise ValueError(f"--layer is required for backbone {self.backbone!r} (a module name such as features.12 or layer4)")
+        return layer
+
+    def trains_head(self, backbone_outputs: int, dataset_classes: int) -> bool:
+        """A linear head is fitted when asked, or (auto) when the backbone's classes are not the dataset's."""
+        if self.head == "auto":
+            return not self.backbone_spec.trainable and backbone_outputs != dataset_classes
+        return self.head == "train"
+
+    @property
+    def head_params(self) -> HeadParams:
+        return HeadParams()
 
     @property
     def cooccurrence_params(self) -> CooccurrenceParams:

@@ -12,7 +12,7 @@ def format_report(report: BuildReport) -> str:
         f"  store:           {report.store}",
         f"  backbone:        {report.backbone} (layer {report.layer}, {metrics['filters']} filters)",
         f"  dataset:         {metrics['images']} images, {metrics['captions']} captions",
-        f"  test accuracy:   {metrics['test_accuracy']:.3f}",
+        f"  test accuracy:   {metrics['test_accuracy']:.3f} (decisions decomposed by {metrics['decomposition']})",
         f"  vocabulary size: {metrics['vocabulary_size']} attributes",
         "  stages:",
     ]

@@ -18,6 +18,7 @@ class BuildRecord:
     stages: dict[str, str]  # stage name -> fingerprint
     options: dict[str, Any]  # the build options, to rebuild configs (backbone spec, preprocessing)
     run_id: str
+    decision: str = "extract"  # the stage whose predictions are explained: extract (model head) or head
 
     def result(self, paths: StorePaths, stage: str) -> StageResult:
         return load_stage_result(paths, stage, self.stages[stage])

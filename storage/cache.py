@@ -71,6 +71,9 @@ class StageResult:
     def metrics(self) -> dict[str, Any]:
         return self.manifest.metrics
 
+    def has_table(self, table: str) -> bool:
+        return any(output.table == table for output in self.manifest.tables)
+
     def table_path(self, table: str) -> Path:
         return self.directory / self.manifest.table(table).path
 
@@ -96,10 +99,11 @@ class StageResult:
 
     def file_hash(self, name: str) -> str:
         """Content hash of one artifact (a file, or every file in a folder)."""
-        return _artifact_hash(self.directory, self.manifest.files[name])
+        return artifact_hash(self.directory, self.manifest.files[name])
 
 
-def _artifact_hash(directory: Path, relative: str) -> str:
+def artifact_hash(directory: Path, relative: str) -> str:
+    """Content hash of a file, or of every file in a folder, inside a stage directory."""
     target = directory / relative
     members = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
     digest = hashlib.sha256()
@@ -116,7 +120,7 @@ def _content_hash(directory: Path, manifest: StageManifest) -> str:
         digest.update(sha256_file(directory / output.path).encode())
     for name, relative in sorted(manifest.files.items()):
         digest.update(name.encode())
-        digest.update(_artifact_hash(directory, relative).encode())
+        digest.update(artifact_hash(directory, relative).encode())
     return digest.hexdigest()[:32]
 
 

@@ -82,6 +82,7 @@ def rebuild_catalog(paths: StorePaths) -> Path:
                 statement = statement.replace("hive_partitioning = true", "hive_partitioning = false")
                 statement = statement.replace(f", hive_types = {hive_types}", "")
             connection.execute(statement)
+        connection.execute(load_sql("attribute_filter_counts"))
         run_files = sorted(str(p) for p in paths.runs.glob("*.parquet"))
         if run_files:
             connection.execute(load_sql("runs_view").format(files=_list_literal(run_files)))
@@ -99,15 +100,15 @@ def is_read_only_statement(statement: str) -> bool:
     return bool(words) and words[0].lower() not in _WRITE_KEYWORDS
 
 
-def query(paths: StorePaths, statement: str) -> pa.Table:
-    """Run a read-only SQL statement against the store's catalog."""
+def query(paths: StorePaths, statement: str, params: dict | None = None) -> pa.Table:
+    """Run a read-only SQL statement (with optional named $parameters) against the store's catalog."""
     if not paths.catalog.exists():
         raise StoreError(f"no catalog at {paths.catalog}: run `filterspeak build --store {paths.root}` first")
     if not is_read_only_statement(statement):
         raise StoreError("only read-only statements are allowed (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN)")
     connection = duckdb.connect(str(paths.catalog), read_only=True)
     try:
-        return connection.sql(statement).to_arrow_table()
+        return connection.sql(statement, params=params).to_arrow_table()
     except duckdb.Error as error:
         raise StoreError(f"SQL error: {error}") from None
     finally:

@@ -17,7 +17,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     # dataset
     "images": pa.schema([("image_id", _I64), ("split", _STR), ("path", _STR), ("class_id", _I64)]),
     "classes": pa.schema([("class_id", _I64), ("name", _STR)]),
-    "captions": pa.schema([("caption_id", _I64), ("image_id", _I64), ("text", _STR)]),
+    "captions": pa.schema([("caption_id", _I64), ("image_id", _I64), ("text", _STR), ("origin", _STR)]),
     "image_truth": pa.schema([("image_id", _I64), ("part", _STR), ("phrase", _STR), ("kind", _STR)]),
     "class_definitions": pa.schema([("class_id", _I64), ("part", _STR), ("phrase", _STR)]),
     # caption parsing
@@ -59,6 +59,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("correct", _BOOL),
         ]
     ),
+    "contributions": pa.schema([("image_id", _I64), ("filter", _I32), ("contribution", _F64)]),
     "head_weights": pa.schema([("class_id", _I64), ("filter", _I32), ("weight", _F64)]),
     "head_bias": pa.schema([("class_id", _I64), ("bias", _F64)]),
     # estimation
@@ -114,8 +115,9 @@ SCHEMAS: dict[str, pa.Schema] = {
 
 PARTITIONS: dict[str, tuple[str, ...]] = {
     "backbones": BACKBONE,
-    "predictions": BACKBONE,
+    "predictions": BACKBONE_LAYER,
     "activations": BACKBONE_LAYER,
+    "contributions": BACKBONE_LAYER,
     "head_weights": BACKBONE_LAYER,
     "head_bias": BACKBONE_LAYER,
     "cooccurrence": BACKBONE_LAYER,

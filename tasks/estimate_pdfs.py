@@ -26,17 +26,20 @@ class PdfParams:
         return asdict(self)
 
 
-def load_head(extraction: StageResult) -> tuple[np.ndarray, np.ndarray]:
-    weights = extraction.read("head_weights")
-    bias = extraction.read("head_bias").sort_values("class_id")
+def load_head(decision: StageResult) -> tuple[np.ndarray, np.ndarray] | None:
+    """(W (C, F), b (C,)) of the linear head behind the decisions, or None for other heads."""
+    if not decision.has_table("head_weights"):
+        return None
+    weights = decision.read("head_weights")
+    bias = decision.read("head_bias").sort_values("class_id")
     classes, filters = int(weights["class_id"].max()) + 1, int(weights["filter"].max()) + 1
     matrix = filter_pdfs.dense_matrix(weights, classes, filters, "class_id", "filter", "weight")
     return matrix, bias["bias"].to_numpy()
 
 
-def response_matrix(extraction: StageResult, column: str, image_ids: np.ndarray) -> np.ndarray:
-    """(len(image_ids), F) matrix of one response column, rows in the order of `image_ids`."""
-    activations = extraction.read("activations", ["image_id", "filter", column])
+def response_matrix(result: StageResult, column: str, image_ids: np.ndarray, table: str = "activations") -> np.ndarray:
+    """(len(image_ids), F) matrix of one per-(image, filter) column, rows in the order of `image_ids`."""
+    activations = result.read(table, ["image_id", "filter", column])
     wide = activations.pivot(index="image_id", columns="filter", values=column)
     return wide.reindex(image_ids).to_numpy(dtype=np.float64)
 
@@ -46,6 +49,7 @@ def estimate_pdfs(
     dataset: StageResult,
     captions: StageResult,
     extraction: StageResult,
+    decision: StageResult,
     cooccurrence: StageResult,
     params: PdfParams,
 ) -> StageResult:
@@ -54,7 +58,8 @@ def estimate_pdfs(
         "attributes": captions.table_hash("attributes"),
         "images": dataset.table_hash("images", IMAGE_KEY_COLUMNS),
         "activations": extraction.table_hash("activations"),
-        "head_weights": extraction.table_hash("head_weights"),
+        "contributions": decision.table_hash("contributions"),
+        "predictions": decision.table_hash("predictions"),
         "params": params.to_dict(),
         "code": code_version(sys.modules[__name__], filter_pdfs),
     }
@@ -105,8 +110,15 @@ def estimate_pdfs(
             partition,
         )
 
-        head_weights, _ = load_head(extraction)
-        class_pdf = filter_pdfs.class_attribute_matrix(pdf, head_weights, train_mean.mean(axis=0))
+        head = load_head(decision)
+        if head is not None:
+            class_pdf = filter_pdfs.class_attribute_matrix(pdf, head[0], train_mean.mean(axis=0))
+        else:
+            predictions = decision.read("predictions").set_index("image_id").loc[train_ids]
+            contributions = response_matrix(decision, "contribution", train_ids, table="contributions")
+            class_pdf = filter_pdfs.class_attribute_matrix_from_decisions(
+                pdf, contributions, predictions["predicted_class_id"].to_numpy(), int(dataset.metrics["classes"])
+            )
         class_ids, attribute_ids = np.nonzero(class_pdf)
         frame = pd.DataFrame(
             {"class_id": class_ids, "attribute_id": attribute_ids, "probability": class_pdf[class_ids, attribute_ids]}

@@ -1,4 +1,4 @@
-"""Explain new image files with a built store's model and filter–attribute distributions."""
+"""Explain new image files with a built store's model, decision head and filter–attribute distributions."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 from PIL import UnidentifiedImageError
 
-from filterspeak.backbones import features, images as image_loading, registry
+from filterspeak.backbones import features, images as image_loading
 from filterspeak.backbones.devices import resolve_device
-from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.flows.config import BuildOptions
 from filterspeak.interpret.decisions import explain_decisions
+from filterspeak.interpret.decomposition import LINEAR_GAP, linear_gap_contributions
 from filterspeak.interpret.sentences import CitedAttribute
 from filterspeak.storage.builds import load_build_record
 from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks.estimate_pdfs import load_head
 from filterspeak.tasks.generate_explanations import load_pdf, vocabulary_of
-from filterspeak.tasks.train_backbone import load_trained_model
+from filterspeak.tasks.prepare_backbone import load_backbone_model
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,11 @@ class ImageUnreadable(ValueError):
     pass
 
 
-def _load(path: Path, size: int) -> torch.Tensor:
+def _load(path: Path, size: int, resize: int | None) -> torch.Tensor:
     if not path.is_file():
         raise ImageUnreadable(f"image not found: {path}")
     try:
-        return image_loading.load_images([path], size)
+        return image_loading.load_images([path], size, resize)
     except (UnidentifiedImageError, OSError) as error:
         raise ImageUnreadable(f"cannot read image {path}: {error}") from None
 
@@ -52,31 +55,40 @@ def explain_image_files(
     top_k: int | None = None,
 ) -> list[ImageExplanation]:
     record = load_build_record(paths, backbone, layer)
-    options = record.options
-    spec = BackboneSpec(
-        architecture=options["backbone"], width=options["width"], train_seed=options["train_seed"], epochs=options["epochs"]
-    )
-    preprocessing = Preprocessing(image_size=options["image_size"])
-    model = load_trained_model(record.result(paths, "train"), spec)
+    options = BuildOptions(**record.options)
+    spec, preprocessing = options.backbone_spec, options.preprocessing
+    model = load_backbone_model(record.result(paths, "backbone"), spec)
     captions = record.result(paths, "captions")
     vocabulary = vocabulary_of(captions)
     extraction = record.result(paths, "extract")
+    decision = record.result(paths, record.decision)
     pdf = load_pdf(record.result(paths, "pdfs"), int(extraction.metrics["filters"]), len(vocabulary.phrases))
     classes = record.result(paths, "dataset").read("classes")
     names = dict(zip(classes["class_id"], classes["name"]))
-    head_weights, _ = registry.linear_head(model, spec)
     torch_device = resolve_device(device)
     model.to(torch_device)
 
-    batch = torch.cat([_load(Path(file), preprocessing.image_size) for file in image_files])
-    result = features.forward_with_layer(model, record.layer, batch, preprocessing, torch_device)
-    probabilities = torch.softmax(result.logits.double(), dim=1).numpy()
+    batch = torch.cat([_load(Path(file), preprocessing.image_size, preprocessing.resize) for file in image_files])
+    head = load_head(decision)
+    if record.decision == "head":  # a trained linear head on GAP features
+        result = features.forward_to_layer(model, record.layer, batch, preprocessing, torch_device)
+        gap = result.mean_response.double().numpy()
+        logits = gap @ head[0].T + head[1]
+        contributions = linear_gap_contributions(gap, head[0], logits.argmax(axis=1))
+    elif decision.metrics["decomposition"] == LINEAR_GAP:
+        result = features.forward_with_layer(model, record.layer, batch, preprocessing, torch_device)
+        logits = result.logits.double().numpy()
+        contributions = linear_gap_contributions(result.mean_response.double().numpy(), head[0], logits.argmax(axis=1))
+    else:
+        result = features.forward_with_gradients(model, record.layer, batch, preprocessing, torch_device)
+        logits, contributions = result.logits.double().numpy(), result.contributions.double().numpy()
+    probabilities = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
     predicted = probabilities.argmax(axis=1)
     explained = explain_decisions(
-        result.mean_response.double().numpy(), predicted, head_weights, pdf, vocabulary, names,
-        top_k or options["sentence_attributes"], options["min_relative_score"],
+        contributions, predicted, pdf, vocabulary, names, top_k or options.sentence_attributes,
+        options.min_relative_score, decision.metrics["decomposition"],
     )
     return [
-        ImageExplanation(str(file), int(cls), names.get(int(cls), str(cls)), float(probabilities[i, cls]), e.sentence, e.cited)
-        for i, (file, cls, e) in enumerate(zip(image_files, predicted, explained))
+        ImageExplanation(str(file), int(c), names.get(int(c), str(c)), float(probabilities[i, c]), e.sentence, e.cited)
+        for i, (file, c, e) in enumerate(zip(image_files, predicted, explained))
     ]

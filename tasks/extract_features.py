@@ -1,29 +1,35 @@
-"""Stage `extract`: one streaming pass over every image → activations, predictions, head weights.
+"""Stage `extract`: one streaming pass over every image → activations (and the model's own decisions).
 
-Activations are reduced per filter to the spatial max and mean (the mean is GAP, so the
-logit decomposes exactly for a GAP+linear head). The device is not part of the fingerprint:
-CPU and CUDA give the same tables within float tolerance.
+Activations are reduced per filter to the spatial max and mean (the mean is GAP). With
+`head="model"` the network's own classifier decides, and its decisions are decomposed per
+filter: exactly (α_f = w_ĉf · GAP(A_f)) when the layer feeds a GAP + linear head, by gradient ×
+activation otherwise. With `head="none"` the forward stops at the layer; a trained head (stage
+`head`) decides later. The device is not part of the fingerprint: CPU and CUDA agree.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from filterspeak.backbones import features, images as image_loading, registry
+from filterspeak.backbones import features, images as image_loading
 from filterspeak.backbones.devices import resolve_device
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.interpret.decomposition import GRADIENT_X_ACTIVATION, LINEAR_GAP
 from filterspeak.storage.cache import StageOutput, StageResult, run_stage
 from filterspeak.storage.fingerprint import code_version
 from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks.decisions import write_decisions
+from filterspeak.tasks.prepare_backbone import load_backbone_model
 from filterspeak.tasks.prepare_dataset import IMAGE_KEY_COLUMNS
-from filterspeak.tasks.train_backbone import load_trained_model
 
 STAGE = "extract"
+HeadMode = Literal["model", "none"]
 
 
 def long_activations(image_ids: np.ndarray, max_response: np.ndarray, mean_response: np.ndarray) -> pd.DataFrame:
@@ -46,20 +52,22 @@ def extract_features(
     spec: BackboneSpec,
     preprocessing: Preprocessing,
     layer: str,
+    head: HeadMode = "model",
     device: str = "auto",
-    batch_size: int = 128,
+    batch_size: int = 64,
     progress: bool = True,
 ) -> StageResult:
     inputs = {
         "images": dataset.table_hash("images", IMAGE_KEY_COLUMNS),
-        "pixels": dataset.file_hash("images"),
+        "pixels": dataset.metrics["pixels_hash"],
         "weights_sha256": backbone.metrics["weights_sha256"],
         "architecture": spec.to_dict(),
         "layer": layer,
+        "head": head,
         "preprocessing": preprocessing.to_dict(),
         "code": code_version(sys.modules[__name__], features, image_loading),
     }
-    model = load_trained_model(backbone, spec)
+    model = load_backbone_model(backbone, spec)
     features.layer_module(model, layer)  # fail fast, with the valid names, before any work
 
     def compute(output: StageOutput) -> None:
@@ -67,56 +75,44 @@ def extract_features(
         model.to(torch_device)
         images = dataset.read("images").sort_values("image_id").reset_index(drop=True)
         paths_list = images["path"].tolist()
-        max_parts, mean_parts, logit_parts = [], [], []
+        max_parts, mean_parts, logit_parts, contribution_parts = [], [], [], []
+        method, linear = None, None
         batches = image_loading.iterate_batches(paths_list, preprocessing, batch_size)
         total = -(-len(paths_list) // batch_size)
         for _, batch in tqdm(batches, total=total, desc=f"extract {spec.name}:{layer}", disable=not progress, leave=False):
-            result = features.forward_with_layer(model, layer, batch, preprocessing, torch_device)
+            if head == "none":
+                result = features.forward_to_layer(model, layer, batch, preprocessing, torch_device)
+            elif method == GRADIENT_X_ACTIVATION:
+                result = features.forward_with_gradients(model, layer, batch, preprocessing, torch_device)
+            else:
+                result = features.forward_with_layer(model, layer, batch, preprocessing, torch_device)
+                if method is None:  # decide once, on the first batch
+                    linear = features.linear_gap_head(model, result)
+                    method = LINEAR_GAP if linear is not None else GRADIENT_X_ACTIVATION
+                    if method == GRADIENT_X_ACTIVATION:
+                        result = features.forward_with_gradients(model, layer, batch, preprocessing, torch_device)
             max_parts.append(result.max_response.numpy())
             mean_parts.append(result.mean_response.numpy())
-            logit_parts.append(result.logits.double().numpy())
+            if head == "model":
+                logit_parts.append(result.logits.double().numpy())
+                if result.contributions is not None:
+                    contribution_parts.append(result.contributions.double().numpy())
         max_response, mean_response = np.concatenate(max_parts), np.concatenate(mean_parts)
-        logits = np.concatenate(logit_parts)
-        probabilities = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
-        predicted = logits.argmax(axis=1)
         image_ids = images["image_id"].to_numpy()
         partition = {"backbone": spec.name, "layer": layer}
         output.write("activations", long_activations(image_ids, max_response, mean_response), partition)
-        output.write(
-            "predictions",
-            pd.DataFrame(
-                {
-                    "image_id": image_ids,
-                    "predicted_class_id": predicted,
-                    "true_class_id": images["class_id"].to_numpy(),
-                    "probability": probabilities[np.arange(len(predicted)), predicted],
-                    "logit": logits[np.arange(len(predicted)), predicted],
-                    "correct": predicted == images["class_id"].to_numpy(),
-                }
-            ),
-            {"backbone": spec.name},
-        )
-        weights, bias = registry.linear_head(model, spec)
-        classes, filters = weights.shape
-        output.write(
-            "head_weights",
-            pd.DataFrame(
-                {
-                    "class_id": np.repeat(np.arange(classes), filters),
-                    "filter": np.tile(np.arange(filters, dtype=np.int32), classes),
-                    "weight": weights.reshape(-1),
-                }
-            ),
-            partition,
-        )
-        output.write("head_bias", pd.DataFrame({"class_id": np.arange(classes), "bias": bias}), partition)
-        test = (images["split"] == "test").to_numpy()
+        if head == "model":
+            head_weights = None
+            if linear is not None:
+                head_weights = (linear.weight.detach().cpu().double().numpy(), linear.bias.detach().cpu().double().numpy())
+            write_decisions(
+                output, partition, images, np.concatenate(logit_parts), mean_response.astype(np.float64), method,
+                head_weights=head_weights,
+                contributions=np.concatenate(contribution_parts) if contribution_parts else None,
+            )
         output.metrics.update(
-            backbone=spec.name,
-            layer=layer,
-            images=len(images),
-            filters=int(max_response.shape[1]),
-            test_accuracy=float((predicted[test] == images["class_id"].to_numpy()[test]).mean()) if test.any() else None,
+            backbone=spec.name, layer=layer, images=len(images), filters=int(max_response.shape[1]),
+            feature_map=list(result.feature_maps.shape[2:]),
         )
 
     return run_stage(paths, STAGE, inputs, compute)

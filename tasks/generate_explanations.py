@@ -14,7 +14,7 @@ from filterspeak.storage.cache import StageOutput, StageResult, run_stage
 from filterspeak.storage.fingerprint import code_version
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.prepare_dataset import IMAGE_KEY_COLUMNS
-from filterspeak.tasks.estimate_pdfs import load_head, response_matrix
+from filterspeak.tasks.estimate_pdfs import response_matrix
 
 STAGE = "explanations"
 
@@ -53,14 +53,14 @@ def generate_explanations(
     dataset: StageResult,
     captions: StageResult,
     extraction: StageResult,
+    decision: StageResult,
     pdfs: StageResult,
     params: ExplanationParams,
 ) -> StageResult:
     inputs = {
         "filter_attributes": pdfs.table_hash("filter_attributes"),
-        "activations": extraction.table_hash("activations"),
-        "predictions": extraction.table_hash("predictions"),
-        "head_weights": extraction.table_hash("head_weights"),
+        "contributions": decision.table_hash("contributions"),
+        "predictions": decision.table_hash("predictions"),
         "attributes": captions.table_hash("attributes"),
         "classes": dataset.table_hash("classes"),
         "images": dataset.table_hash("images", IMAGE_KEY_COLUMNS),
@@ -74,18 +74,17 @@ def generate_explanations(
         pdf = load_pdf(pdfs, int(extraction.metrics["filters"]), len(vocabulary.phrases))
         images = dataset.read("images")
         chosen = np.sort(images.loc[images["split"] == params.split, "image_id"].to_numpy())
-        predictions = extraction.read("predictions").set_index("image_id").loc[chosen]
-        head_weights, _ = load_head(extraction)
+        predictions = decision.read("predictions").set_index("image_id").loc[chosen]
         classes = dataset.read("classes")
         explained = decisions.explain_decisions(
-            response_matrix(extraction, "mean_response", chosen),
+            response_matrix(decision, "contribution", chosen, table="contributions"),
             predictions["predicted_class_id"].to_numpy(),
-            head_weights,
             pdf,
             vocabulary,
             dict(zip(classes["class_id"], classes["name"])),
             params.top_k,
             params.min_relative_score,
+            decision.metrics["decomposition"],
         )
         output.write(
             "explanations",

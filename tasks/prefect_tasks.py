@@ -15,7 +15,8 @@ from filterspeak.tasks.extract_features import extract_features
 from filterspeak.tasks.generate_explanations import generate_explanations
 from filterspeak.tasks.parse_captions import parse_captions
 from filterspeak.tasks.prepare_dataset import prepare_dataset
-from filterspeak.tasks.train_backbone import train_backbone
+from filterspeak.tasks.prepare_backbone import prepare_backbone
+from filterspeak.tasks.train_head import train_head
 
 
 def _wrap(function, name: str):
@@ -24,7 +25,8 @@ def _wrap(function, name: str):
 
 dataset_task = _wrap(prepare_dataset, "dataset")
 captions_task = _wrap(parse_captions, "captions")
-train_task = _wrap(train_backbone, "train")
+backbone_task = _wrap(prepare_backbone, "backbone")
+head_task = _wrap(train_head, "head")
 extract_task = _wrap(extract_features, "extract")
 cooccurrence_task = _wrap(count_cooccurrence, "cooccurrence")
 pdfs_task = _wrap(estimate_pdfs, "pdfs")

@@ -3,57 +3,67 @@
 from __future__ import annotations
 
 import sys
-
-from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from filterspeak.datasets import synthetic, synthetic_captions, synthetic_render, synthetic_spec
-from filterspeak.storage.cache import StageOutput, StageResult, run_stage
-from filterspeak.storage.fingerprint import code_version
+from filterspeak.datasets import base, cub, cub_attributes, registry, synthetic, synthetic_captions, synthetic_render, synthetic_spec
+from filterspeak.datasets.registry import DatasetParams
+from filterspeak.storage.cache import StageOutput, StageResult, artifact_hash, run_stage
+from filterspeak.storage.fingerprint import code_version, fingerprint
 from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.schemas import schema_for
 
 STAGE = "dataset"
-DATASETS = ("synthetic",)
 # What downstream stages key on in `images`: not `path`, which moves with the store; the
-# pixels are keyed separately through the "images" file hash.
+# pixels are keyed separately through the `pixels_hash` metric.
 IMAGE_KEY_COLUMNS = ["image_id", "split", "class_id"]
 
+__all__ = ["DatasetParams", "IMAGE_KEY_COLUMNS", "prepare_dataset"]
 
-@dataclass(frozen=True)
-class DatasetParams:
-    name: str = "synthetic"
-    synthetic: synthetic.SyntheticConfig = field(default_factory=synthetic.SyntheticConfig)
 
-    def to_dict(self) -> dict:
-        return {"name": self.name, "synthetic": asdict(self.synthetic)}
+def _or_empty(frame: pd.DataFrame | None, table: str) -> pd.DataFrame:
+    return frame if frame is not None else registry.empty_frame(schema_for(table).names)
 
 
 def prepare_dataset(paths: StorePaths, params: DatasetParams, progress: bool = True) -> StageResult:
-    if params.name not in DATASETS:
-        raise ValueError(f"unknown dataset {params.name!r}; available: {', '.join(DATASETS)}")
     inputs = {
         "params": params.to_dict(),
-        "code": code_version(sys.modules[__name__], synthetic, synthetic_spec, synthetic_render, synthetic_captions),
+        "source": fingerprint(registry.source_signature(params)),
+        "code": code_version(
+            sys.modules[__name__], registry, base, cub, cub_attributes, synthetic, synthetic_spec, synthetic_render,
+            synthetic_captions,
+        ),
     }
 
     def compute(output: StageOutput) -> None:
-        output.file("images", "dataset/images")
-        output.file("masks", "dataset/masks.npz")
-        generated = synthetic.generate_synthetic(params.synthetic, output.directory / "dataset", progress=progress)
-        images = generated.images.copy()
+        work_dir = output.directory / "dataset"
+        loaded = registry.load_dataset(params, work_dir, progress=progress)
+        images = loaded.images.sort_values("image_id").reset_index(drop=True)
         final_root = output.final_directory / "dataset"
-        images["path"] = [str(final_root / relative) for relative in images["path"]]
+        for name, path in loaded.artifacts.items():
+            output.file(name, str(path.relative_to(output.directory)))
+        if params.name in registry.GENERATED:  # files live in the store: point at their final place
+            images["path"] = [str(final_root / Path(p).relative_to(work_dir)) for p in images["path"]]
         output.write("images", images)
-        output.write("classes", generated.classes)
-        output.write("captions", generated.captions)
-        output.write("image_truth", generated.image_truth)
-        output.write("class_definitions", generated.class_definitions)
+        output.write("classes", loaded.classes)
+        output.write("captions", loaded.captions)
+        output.write("image_truth", _or_empty(loaded.image_truth, "image_truth"))
+        output.write("class_definitions", _or_empty(loaded.class_definitions, "class_definitions"))
+        pixels = (
+            artifact_hash(output.directory, output.files["images"]) if "images" in loaded.artifacts
+            else inputs["source"]
+        )
         output.metrics.update(
+            dataset=params.name,
             images=len(images),
             train_images=int(np.sum(images["split"] == "train")),
-            classes=len(generated.classes),
-            captions=len(generated.captions),
+            classes=len(loaded.classes),
+            captions=len(loaded.captions),
+            caption_origin=sorted(set(loaded.captions["origin"])),
+            pixels_hash=pixels,
         )
 
     return run_stage(paths, STAGE, inputs, compute)
+

@@ -12,18 +12,30 @@ from PIL import Image
 from filterspeak.backbones.registry import Preprocessing
 
 
-def load_image(path: str | Path, size: int) -> np.ndarray:
-    """RGB uint8 array (size, size, 3); any mode (greyscale, RGBA, CMYK) is converted to RGB."""
+def load_image(path: str | Path, size: int, resize: int | None = None) -> np.ndarray:
+    """RGB uint8 array (size, size, 3); any mode (greyscale, RGBA, CMYK) is converted to RGB.
+
+    With `resize`, the shorter side is scaled to `resize` and the centre `size` square cropped
+    (torchvision's ImageNet evaluation transform); without, the image is scaled to size×size.
+    """
     with Image.open(path) as image:
         rgb = image.convert("RGB")
-        if rgb.size != (size, size):
-            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
+        if resize is None:
+            if rgb.size != (size, size):
+                rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
+        else:
+            width, height = rgb.size
+            scale = resize / min(width, height)
+            rgb = rgb.resize((max(size, round(width * scale)), max(size, round(height * scale))), Image.Resampling.BILINEAR)
+            left, top = (rgb.size[0] - size) // 2, (rgb.size[1] - size) // 2
+            rgb = rgb.crop((left, top, left + size, top + size))
         return np.asarray(rgb, dtype=np.uint8)
 
 
-def load_images(paths: Sequence[str | Path], size: int) -> torch.Tensor:
-    """(N, 3, size, size) uint8 tensor; small built-in datasets fit in memory."""
-    stacked = np.stack([load_image(path, size) for path in paths]) if paths else np.zeros((0, size, size, 3), np.uint8)
+def load_images(paths: Sequence[str | Path], size: int, resize: int | None = None) -> torch.Tensor:
+    """(N, 3, size, size) uint8 tensor."""
+    arrays = [load_image(path, size, resize) for path in paths]
+    stacked = np.stack(arrays) if arrays else np.zeros((0, size, size, 3), np.uint8)
     return torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous()
 
 
@@ -40,4 +52,4 @@ def iterate_batches(
     """Stream (positions, uint8 batch) so a large image set never sits in memory at once."""
     for start in range(0, len(paths), batch_size):
         stop = min(start + batch_size, len(paths))
-        yield slice(start, stop), load_images(paths[start:stop], preprocessing.image_size)
+        yield slice(start, stop), load_images(paths[start:stop], preprocessing.image_size, preprocessing.resize)

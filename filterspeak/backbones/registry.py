@@ -1,27 +1,43 @@
-"""Backbone registry: a name → builder table, in the style of torchvision's model builders.
+"""Backbone registry, in the style of torchvision's model builders.
 
-A `BackboneSpec` says which architecture, with which hyper-parameters; `build_backbone` makes
-the nn.Module; the store decides the weights. Issue-4 backbones (torchvision, user modules)
-register here too.
+Three kinds of `BackboneSpec.architecture`:
+- `smallcnn`: the built-in CNN, trained by the `train` stage on the dataset;
+- any torchvision classification model name (`resnet50`, `squeezenet1_0`, …) with a local
+  weights file (`weights`), loaded with `torch.load(weights_only=True)`;
+- `package.module:function`: the user's own builder returning an nn.Module (+ optional weights).
+A spec's identity (its fingerprint and `name`) covers the architecture and the weights file's
+sha256, never its path.
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib
 from dataclasses import asdict, dataclass
-from typing import Callable
+from pathlib import Path
 
-import numpy as np
+import torch
+import torchvision
 from torch import nn
 
 from filterspeak.backbones.small_cnn import DEFAULT_LAYER as SMALL_CNN_LAYER
 from filterspeak.backbones.small_cnn import SmallCNN
+from filterspeak.storage.fingerprint import sha256_file
+
+BUILT_IN = "smallcnn"
+
+
+class BackboneError(ValueError):
+    """A backbone that cannot be built or loaded; the message is one line for the user."""
 
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """How an image becomes a tensor: resize to a square, scale to [0,1], normalise."""
+    """Image → tensor: resize (shorter side to `resize`, then centre-crop `image_size`; or straight
+    to `image_size` when `resize` is None), scale to [0, 1], normalise."""
 
     image_size: int = 64
+    resize: int | None = None
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.25, 0.25, 0.25)
 
@@ -29,59 +45,114 @@ class Preprocessing:
         return asdict(self)
 
 
+IMAGENET_PREPROCESSING = Preprocessing(image_size=224, resize=256, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+
+
 @dataclass(frozen=True)
 class BackboneSpec:
-    """A trainable built-in backbone. `name` is its partition value in every table."""
+    """Which network. `name` is its partition value (`backbone` column) in every table."""
 
-    architecture: str = "smallcnn"
-    width: int = 16
-    train_seed: int = 0
-    epochs: int = 20
-    batch_size: int = 64
-    learning_rate: float = 1e-2
+    architecture: str = BUILT_IN
+    weights: str | None = None  # local state_dict file (pretrained / user backbones)
+    weights_sha256: str | None = None  # expected sha256 of `weights`, checked when given
+    width: int = 16  # built-in only
+    train_seed: int = 0  # built-in only
+    epochs: int = 20  # built-in only
+    batch_size: int = 64  # built-in only
+    learning_rate: float = 1e-2  # built-in only
+
+    @property
+    def trainable(self) -> bool:
+        return self.architecture == BUILT_IN
 
     @property
     def name(self) -> str:
-        return f"{self.architecture}-w{self.width}-s{self.train_seed}"
+        if self.trainable:
+            return f"{self.architecture}-w{self.width}-s{self.train_seed}"
+        short = self.architecture.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+        return f"{short}-{self.sha256()[:8]}" if self.weights else f"{short}-random"
 
     @property
-    def default_layer(self) -> str:
-        return _entry(self).default_layer
+    def default_layer(self) -> str | None:
+        return SMALL_CNN_LAYER if self.trainable else None
+
+    def sha256(self) -> str:
+        """sha256 of the weights file, checked against `weights_sha256` when that is given."""
+        if not self.weights:
+            raise BackboneError(f"backbone {self.architecture!r} has no weights file")
+        path = Path(self.weights).expanduser()
+        if not path.is_file():
+            raise BackboneError(f"weights file not found: {path}")
+        actual = sha256_file(path)
+        if self.weights_sha256 and actual != self.weights_sha256.lower():
+            raise BackboneError(f"weights file {path} has sha256 {actual}, expected {self.weights_sha256}")
+        return actual
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Identity for fingerprints: training knobs for the built-in, the weights' hash otherwise."""
+        if self.trainable:
+            return {k: v for k, v in asdict(self).items() if k not in ("weights", "weights_sha256")}
+        return {"architecture": self.architecture, "weights_sha256": self.sha256() if self.weights else None}
 
-
-@dataclass(frozen=True)
-class _Entry:
-    builder: Callable[[int, BackboneSpec], nn.Module]
-    default_layer: str
-    head: str  # the nn.Linear that reads the global-average-pooled default layer
-
-
-_REGISTRY: dict[str, _Entry] = {
-    "smallcnn": _Entry(lambda num_classes, spec: SmallCNN(num_classes, spec.width), SMALL_CNN_LAYER, "classifier"),
-}
+    def default_preprocessing(self, image_size: int) -> Preprocessing:
+        return Preprocessing(image_size=image_size) if self.trainable else IMAGENET_PREPROCESSING
 
 
 def available_architectures() -> list[str]:
-    return sorted(_REGISTRY)
+    return [BUILT_IN, *torchvision.models.list_models(module=torchvision.models)]
 
 
-def _entry(spec: BackboneSpec) -> _Entry:
+def _torchvision_model(name: str) -> nn.Module:
+    names = torchvision.models.list_models(module=torchvision.models)
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; use a torchvision classification model name or package.module:function"
+        raise BackboneError(f"unknown backbone {name!r}{hint}")
+    return torchvision.models.get_model(name, weights=None)
+
+
+def _user_model(reference: str) -> nn.Module:
+    module_name, _, function_name = reference.partition(":")
     try:
-        return _REGISTRY[spec.architecture]
-    except KeyError:
-        raise ValueError(
-            f"unknown backbone {spec.architecture!r}; available: {', '.join(available_architectures())}"
-        ) from None
+        builder = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as error:
+        raise BackboneError(f"cannot import backbone builder {reference!r}: {error}") from None
+    model = builder()
+    if not isinstance(model, nn.Module):
+        raise BackboneError(f"{reference} returned {type(model).__name__}, not a torch.nn.Module")
+    return model
 
 
-def build_backbone(spec: BackboneSpec, num_classes: int) -> nn.Module:
-    return _entry(spec).builder(num_classes, spec)
+def _load_weights(model: nn.Module, spec: BackboneSpec) -> None:
+    spec.sha256()  # existence and expected hash first
+    try:
+        state = torch.load(Path(spec.weights).expanduser(), map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line message
+        raise BackboneError(f"cannot read weights file {spec.weights} as a PyTorch state_dict: {str(error).splitlines()[0]}") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise BackboneError(f"weights file {spec.weights} holds a {type(state).__name__}, not a state_dict")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or mismatched:
+        details = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong-shape", mismatched)):
+            if keys:
+                details.append(f"{len(keys)} {label} keys (e.g. {keys[0]})")
+        raise BackboneError(f"weights file {spec.weights} does not fit architecture {spec.architecture}: {', '.join(details)}")
+    model.load_state_dict(state)
 
 
-def linear_head(model: nn.Module, spec: BackboneSpec) -> tuple[np.ndarray, np.ndarray]:
-    """(weights (C, F), bias (C,)) of the linear layer on top of global average pooling."""
-    head = model.get_submodule(_entry(spec).head)
-    return head.weight.detach().cpu().double().numpy(), head.bias.detach().cpu().double().numpy()
+def build_backbone(spec: BackboneSpec, num_classes: int | None = None) -> nn.Module:
+    """The nn.Module for `spec`: untrained for the built-in (`num_classes` outputs), weights loaded otherwise."""
+    if spec.trainable:
+        if num_classes is None:
+            raise BackboneError("the built-in backbone needs the number of classes")
+        return SmallCNN(num_classes, spec.width)
+    model = _user_model(spec.architecture) if ":" in spec.architecture else _torchvision_model(spec.architecture)
+    if spec.weights:
+        _load_weights(model, spec)
+    return model.eval()

@@ -8,7 +8,8 @@ modifiers whatever the POS tagger says ('orange' and 'grey' are often tagged NN)
 Policies
 --------
 Colours
-    * Spelling: ``gray`` → ``grey`` everywhere (also inside compounds: ``blue-gray`` → ``blue-grey``).
+    * Spelling: ``gray`` → ``grey`` everywhere (also inside compounds: ``blue-gray`` → ``blue-grey``),
+      ``blond`` → ``blonde`` (the more frequent spelling in Flickr8k; a hair colour).
       Other words keep the (dominant, US) caption spelling: ``colorful``, ``multicolored``.
     * Hedged ``-ish``/``-y`` colours collapse to their base colour: ``yellowish`` → ``yellow``,
       ``reddish`` → ``red``, ``bluish`` → ``blue``, ``orangey`` → ``orange``.
@@ -69,6 +70,7 @@ Negation
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 __all__ = [
     "ACHROMATIC_LIST_COLOURS",
@@ -101,7 +103,7 @@ __all__ = [
 ]
 
 #: Bump when a list below changes in a way that changes parser output (part of cache keys).
-LEXICON_VERSION = "2"
+LEXICON_VERSION = "3"
 
 # --------------------------------------------------------------------------------------- colours
 #: Colour words that are (almost) never anything else in captions.
@@ -109,7 +111,7 @@ _PLAIN_COLOURS = frozenset(
     """
     black white grey brown red orange yellow green blue purple pink tan beige maroon crimson
     scarlet teal turquoise violet magenta lavender khaki tawny ochre rufous golden indigo cyan
-    burgundy auburn ivory chartreuse fuchsia vermilion umber sepia taupe
+    burgundy auburn ivory chartreuse fuchsia vermilion umber sepia taupe blonde
     """.split()
 )
 #: Colour names that are also ordinary nouns; colours only in colour context (see module doc).
@@ -130,7 +132,7 @@ COLOUR_FILLERS = frozenset(
     {"colored", "coloured", "color", "colour", "toned", "tinted", "hued", "tinged", "shaded"}
 )
 
-_SPELLING = {"gray": "grey"}
+_SPELLING = {"gray": "grey", "blond": "blonde"}
 
 
 #: Hedged colour words → base colour ('yellowish' → 'yellow'). Explicit, not generated: the
@@ -152,6 +154,7 @@ _HEDGED: dict[str, str] = {
 _COLOUR_SUFFIX_RE = re.compile(r"^(.+?)-(?:colou?red|toned|tinted|hued|tinged|ish)$")
 
 
+@lru_cache(maxsize=65536)
 def base_colour(word: str) -> str | None:
     """Canonical single colour for one word ('gray' → 'grey', 'yellowish' → 'yellow'), or None."""
     w = _SPELLING.get(word, word)
@@ -170,6 +173,7 @@ def is_colour_word(word: str) -> bool:
     return canonical_colour(word) is not None
 
 
+@lru_cache(maxsize=65536)
 def canonical_colour(token: str) -> str | None:
     """Canonical colour for a (possibly hyphenated) token, or None when it is not a colour.
 
@@ -241,7 +245,7 @@ PATTERN_WORDS: dict[str, str] = {
     "chequered": "checkered", "plaid": "plaid", "scaly": "scaly", "scalloped": "scalloped",
     "plain": "plain", "iridescent": "iridescent", "glossy": "glossy", "shiny": "shiny",
     "metallic": "metallic", "fluffy": "fluffy", "fuzzy": "fuzzy", "ruffled": "ruffled",
-    "crested": "crested", "tufted": "tufted", "colorful": "colorful", "colourful": "colorful",
+    "crested": "crested", "tufted": "tufted", "hooded": "hooded", "colorful": "colorful", "colourful": "colorful",
     "multicolored": "multicolored", "multi-colored": "multicolored",
     "multicoloured": "multicolored", "multi-coloured": "multicolored",
     "multicolor": "multicolored", "multi-color": "multicolored",
@@ -313,7 +317,7 @@ DEFAULT_STOP_NOUNS = frozenset(
     bird birdie animal creature specimen species picture photo photograph image pic shot
     part one thing something anything everything nothing color colour colors colours coloring
     colouring shade hue tint tone kind type sort variety lot bit amount mix combination
-    feature features detail area region section portion way shape size inch
+    feature features detail area region section portion way shape size inch rest remainder
     """.split()
 )
 STOP_NOUNS = DEFAULT_STOP_NOUNS
@@ -355,7 +359,7 @@ NOT_NOUNS = frozenset(
     """
     towards toward upwards downwards backwards forwards afterwards onwards outwards inwards
     sideways away ahead across along around through into onto upon while whilst some any
-    outdoors indoors
+    outdoors indoors overhead nearby
     someone somebody everyone everybody anyone anybody nobody
     """.split()
 )

@@ -1,7 +1,9 @@
 """How much each filter contributed to a decision.
 
 For a head that is global-average-pool + linear the logit decomposes exactly:
-logit_c(x) = b_c + Σ_f w_cf · GAP(A_f(x)), so α_f(x) = w_cf · GAP(A_f(x)).
+logit_c(x) = b_c + Σ_f w_cf · GAP(A_f(x)), so α_f(x) = w_cf · GAP(A_f(x)). Other heads use
+gradient × activation, α_f(x) = Σ_hw A_f(x)[h,w] · ∂logit_c/∂A_f[h,w] (computed where the
+network runs: `filterspeak.backbones.features.forward_with_gradients`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 LINEAR_GAP = "linear_gap"
+GRADIENT_X_ACTIVATION = "gradient_x_activation"
 
 
 def linear_gap_contributions(gap: np.ndarray, weights: np.ndarray, classes: np.ndarray) -> np.ndarray:

@@ -71,3 +71,16 @@ def class_attribute_matrix(pdf: np.ndarray, head_weights: np.ndarray, mean_respo
     totals = filter_given_class.sum(axis=1, keepdims=True)
     filter_given_class = np.divide(filter_given_class, totals, out=np.zeros_like(filter_given_class), where=totals > 0)
     return filter_given_class @ pdf
+
+
+def class_attribute_matrix_from_decisions(
+    pdf: np.ndarray, contributions: np.ndarray, predicted: np.ndarray, num_classes: int
+) -> np.ndarray:
+    """p(a|c) for heads without class weights: p(f|c) ∝ mean over images decided as c of max(α_f, 0)."""
+    positive = np.clip(contributions, 0.0, None)
+    num_classes = max(num_classes, int(predicted.max(initial=-1)) + 1)
+    filter_given_class = np.zeros((num_classes, pdf.shape[0]))
+    np.add.at(filter_given_class, predicted, positive)
+    totals = filter_given_class.sum(axis=1, keepdims=True)
+    filter_given_class = np.divide(filter_given_class, totals, out=np.zeros_like(filter_given_class), where=totals > 0)
+    return filter_given_class @ pdf

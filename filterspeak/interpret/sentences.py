@@ -52,8 +52,10 @@ def _with_article(phrase: str) -> str:
 
 
 def render_sentence(class_name: str, cited: list[CitedAttribute]) -> str:
-    """'This is a Cardinal because it has a red crown, a black face and a red wing.'"""
-    subject = f"This is {_with_article(class_name)}"
+    """'This is a Cardinal because it has a red crown, a black face and a red wing.'
+
+    Underscores in class names (CUB's 'Scarlet_Tanager') read as spaces."""
+    subject = f"This is {_with_article(class_name.replace('_', ' '))}"
     if not cited:
         return f"{subject}; no learned attribute supports this decision."
     parts = [_with_article(item.phrase) for item in cited]

@@ -13,7 +13,7 @@ from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.extract_features import extract_features
 from filterspeak.tasks.prepare_dataset import DatasetParams, prepare_dataset
-from filterspeak.tasks.train_backbone import train_backbone
+from filterspeak.tasks.prepare_backbone import prepare_backbone
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (compares CPU and CUDA extraction)")
 
@@ -24,7 +24,7 @@ PREPROCESSING = Preprocessing()
 def test_cuda_extraction_matches_cpu(tmp_path):
     cpu_store = StorePaths(tmp_path / "cpu").ensure()
     dataset = prepare_dataset(cpu_store, DatasetParams(synthetic=SyntheticConfig(images_per_class=10)), progress=False)
-    backbone = train_backbone(cpu_store, dataset, SPEC, PREPROCESSING, device="cpu", progress=False)
+    backbone = prepare_backbone(cpu_store, dataset, SPEC, PREPROCESSING, device="cpu", progress=False)
     on_cpu = extract_features(cpu_store, dataset, backbone, SPEC, PREPROCESSING, SPEC.default_layer, device="cpu", progress=False)
 
     cuda_store = StorePaths(tmp_path / "cuda")
@@ -33,7 +33,7 @@ def test_cuda_extraction_matches_cpu(tmp_path):
     from filterspeak.storage.cache import load_stage_result
 
     cuda_dataset = load_stage_result(cuda_store, "dataset", dataset.manifest.fingerprint)
-    cuda_backbone = load_stage_result(cuda_store, "train", backbone.manifest.fingerprint)
+    cuda_backbone = load_stage_result(cuda_store, "backbone", backbone.manifest.fingerprint)
     on_cuda = extract_features(
         cuda_store, cuda_dataset, cuda_backbone, SPEC, PREPROCESSING, SPEC.default_layer, device="cuda", progress=False
     )
@@ -48,5 +48,5 @@ def test_cuda_extraction_matches_cpu(tmp_path):
 def test_training_runs_on_cuda(tmp_path):
     store = StorePaths(tmp_path).ensure()
     dataset = prepare_dataset(store, DatasetParams(synthetic=SyntheticConfig(images_per_class=10)), progress=False)
-    backbone = train_backbone(store, dataset, SPEC, PREPROCESSING, device="cuda", progress=False)
+    backbone = prepare_backbone(store, dataset, SPEC, PREPROCESSING, device="cuda", progress=False)
     assert 0.0 <= backbone.metrics["test_accuracy"] <= 1.0

@@ -16,7 +16,7 @@ from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
 
 TINY = BuildOptions(num_classes=12, images_per_class=8, width=4, epochs=1, min_df=2, top_k_images=10, device="cpu")
-STAGES = ["dataset", "captions", "train", "extract", "cooccurrence", "pdfs", "explanations"]
+STAGES = ["dataset", "captions", "backbone", "extract", "cooccurrence", "pdfs", "explanations"]
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_new_backbone_reruns_only_what_depends_on_it(built):
     other = build(store=str(store), options=BuildOptions(**{**TINY.to_dict(), "train_seed": 1}), progress=False)
     reused = {r.stage: r.reused for r in other.stages}
     assert reused["dataset"] and reused["captions"]
-    assert not any(reused[s] for s in ["train", "extract", "cooccurrence", "pdfs", "explanations"])
+    assert not any(reused[s] for s in ["backbone", "extract", "cooccurrence", "pdfs", "explanations"])
     rows = query(StorePaths(store), "SELECT backbone, count(*) AS n FROM explanations GROUP BY 1 ORDER BY 1").to_pylist()
     assert [r["backbone"] for r in rows] == ["smallcnn-w4-s0", "smallcnn-w4-s1"]
     assert rows[0]["n"] == rows[1]["n"]
@@ -89,3 +89,42 @@ def test_cli_explain_a_new_image(built, tmp_path, capsys):
     assert result["sentence"].startswith("This is a")
     assert main(["explain", "--store", str(store), str(tmp_path / "missing.png")]) == 2
     assert "image not found" in capsys.readouterr().err
+
+
+def test_diff_compares_two_backbones(built, capsys):
+    store, _ = built  # by now it holds smallcnn-w4-s0 and smallcnn-w4-s1
+    assert main(["diff", "--store", str(store), "smallcnn-w4-s0", "smallcnn-w4-s1:features.3"]) == 0
+    out = capsys.readouterr().out
+    assert "A = smallcnn-w4-s0:features.3" in out and "B = smallcnn-w4-s1:features.3" in out
+    changed = query(StorePaths(store), """
+        SELECT count(*) AS n FROM explanations a JOIN explanations b USING (image_id)
+        WHERE a.backbone = 'smallcnn-w4-s0' AND b.backbone = 'smallcnn-w4-s1' AND a.sentence <> b.sentence""").to_pylist()[0]["n"]
+    assert f"Test-image sentences that changed: {changed} of " in out
+    counts = query(StorePaths(store), "SELECT backbone, sum(filters) AS n FROM attribute_filter_counts GROUP BY 1 ORDER BY 1").to_pylist()
+    named = query(StorePaths(store), "SELECT backbone, count(*) AS n FROM filter_stats WHERE top_attribute_id >= 0 GROUP BY 1 ORDER BY 1").to_pylist()
+    assert counts == named and len(counts) == 2  # each filter with a distribution counted once, per backbone
+
+
+def test_pretrained_backbone_with_other_classes_gets_a_trained_head(tmp_path, prefect_harness):
+    """A torchvision network (random weights in a local file) on 12 bird classes: the build
+    verifies the weights, extracts the layer, fits a linear head and explains with it."""
+    import torch
+    import torchvision
+
+    weights = tmp_path / "resnet18.pth"
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
+    options = BuildOptions(**{**TINY.to_dict(), "images_per_class": 4, "backbone": "resnet18", "weights": str(weights), "layer": "layer4"})
+    report = build(store=str(tmp_path / "store"), options=options, progress=False)
+    assert [r.stage for r in report.stages] == ["dataset", "captions", "backbone", "extract", "head", "cooccurrence", "pdfs", "explanations"]
+    assert report.metrics["decomposition"] == "linear_gap" and report.metrics["filters"] == 512
+    paths = StorePaths(tmp_path / "store")
+    decomposition = query(paths, "SELECT DISTINCT decomposition FROM explanations").to_pylist()
+    assert decomposition == [{"decomposition": "linear_gap"}]
+    # the trained head's logit is exactly Σ_f α_f + bias for every image
+    check = query(paths, """
+        SELECT max(abs(p.logit - (c.total + h.bias))) AS gap
+        FROM predictions p
+        JOIN (SELECT image_id, sum(contribution) AS total FROM contributions GROUP BY 1) c USING (image_id)
+        JOIN head_bias h ON h.class_id = p.predicted_class_id""").to_pylist()[0]["gap"]
+    assert check < 1e-6

@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from filterspeak.backbones.features import forward_with_layer
-from filterspeak.backbones.registry import BackboneSpec, Preprocessing, build_backbone, linear_head
+from filterspeak.backbones.features import forward_with_layer, linear_gap_head
+from filterspeak.backbones.registry import BackboneSpec, Preprocessing, build_backbone
 from filterspeak.interpret.decomposition import filter_weights_for_decision, linear_gap_contributions
 
 
@@ -19,7 +19,9 @@ def test_contributions_sum_to_logit_minus_bias():
                 module.running_var.uniform_(0.5, 2.0)
     batch = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
     result = forward_with_layer(model, spec.default_layer, batch, Preprocessing(image_size=32), torch.device("cpu"))
-    weights, bias = linear_head(model, spec)
+    head = linear_gap_head(model, result)
+    assert head is model.classifier
+    weights, bias = head.weight.detach().double().numpy(), head.bias.detach().double().numpy()
     logits = result.logits.double().numpy()
     for target in range(5):
         classes = np.full(6, target)

@@ -23,7 +23,9 @@ def test_explanation_follows_the_filters_that_drove_the_decision():
     pdf = np.array([[1.0, 0, 0, 0], [0, 0, 1.0, 0]])
     head = np.array([[2.0, -1.0], [-1.0, 2.0]])
     gap = np.array([[1.0, 1.0], [1.0, 1.0]])
-    explained = explain_decisions(gap, np.array([0, 1]), head, pdf, AttributeVocabulary(PHRASES, NOUNS), {0: "Cardinal", 1: "Zebra Finch"})
+    predicted = np.array([0, 1])
+    contributions = head[predicted] * gap  # α_f = w_ĉf · GAP_f
+    explained = explain_decisions(contributions, predicted, pdf, AttributeVocabulary(PHRASES, NOUNS), {0: "Cardinal", 1: "Zebra Finch"})
     assert explained[0].sentence == "This is a Cardinal because it has a red crown."
     assert explained[1].sentence == "This is a Zebra Finch because it has a striped wing."
 
@@ -32,3 +34,7 @@ def test_weak_attributes_are_not_cited_to_fill_the_sentence():
     scores = np.array([0.5, 0.0, 0.2, 0.1])
     cited = select_attributes(scores, PHRASES, NOUNS, top_k=3, min_relative_score=0.3)
     assert [c.phrase for c in cited] == ["red crown", "striped wing"]  # 0.1 < 0.3 * 0.5
+
+
+def test_class_names_with_underscores_read_as_words():
+    assert render_sentence("Scarlet_Tanager", [CitedAttribute(0, "red crown", 1.0)]) == "This is a Scarlet Tanager because it has a red crown."

@@ -12,7 +12,7 @@ def _predictions(backbone, probability):
             {"image_id": [1, 2], "predicted_class_id": [0, 1], "true_class_id": [0, 0],
              "probability": [probability, 0.5], "logit": [2.0, 1.0], "correct": [True, False]}
         )
-        output.write("predictions", frame, {"backbone": backbone})
+        output.write("predictions", frame, {"backbone": backbone, "layer": "features.3"})
 
     return compute
 

@@ -24,6 +24,7 @@ def test_stage_builds_vocabulary_and_image_distributions(tmp_path):
         output.write("captions", pd.DataFrame({
             "caption_id": [0, 1, 2, 3], "image_id": [0, 0, 1, 2],
             "text": ["A bird with a red crown and black wings.", "Its crown is red.", "The wings are black.", "A red crown."],
+            "origin": "human",
         }))
 
     data = run_stage(paths, "dataset", {}, dataset)

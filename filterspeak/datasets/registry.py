@@ -1,0 +1,101 @@
+"""Dataset registry: a name → loader table. Each loader returns a `LoadedDataset`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from filterspeak.datasets.base import LoadedDataset, number_captions
+from filterspeak.datasets.cub import CubOptions, DatasetError, load_cub
+from filterspeak.datasets.synthetic import SyntheticConfig, generate_synthetic
+
+
+@dataclass(frozen=True)
+class DatasetParams:
+    """Which dataset, where, and how to caption it when it has no captions of its own."""
+
+    name: str = "synthetic"
+    data_dir: str | None = None  # required by every dataset but `synthetic`
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    captions_per_image: int = 5  # derived captions (CUB without Reed captions)
+    caption_seed: int = 0
+    max_images_per_class: int | None = None  # a quick look at a large dataset: the first N per class and split
+
+    def to_dict(self) -> dict:
+        values = asdict(self)
+        if self.name != "synthetic":
+            values.pop("synthetic")
+        return values
+
+
+def _synthetic(params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
+    generated = generate_synthetic(params.synthetic, work_dir, progress=progress)
+    images = generated.images.copy()
+    images["path"] = [str(work_dir / relative) for relative in images["path"]]
+    return LoadedDataset(
+        images=images,
+        classes=generated.classes,
+        captions=number_captions(generated.captions[["image_id", "text"]], "synthetic"),
+        image_truth=generated.image_truth,
+        class_definitions=generated.class_definitions[["class_id", "part", "phrase"]],
+        artifacts={"images": work_dir / "images", "masks": generated.masks_path},
+    )
+
+
+def _cub(params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
+    if not params.data_dir:
+        raise DatasetError(f"dataset {params.name!r} needs --data-dir (the folder with images.txt)")
+    return load_cub(Path(params.data_dir), CubOptions(params.captions_per_image, params.caption_seed))
+
+
+_LOADERS: dict[str, Callable[[DatasetParams, Path, bool], LoadedDataset]] = {
+    "synthetic": _synthetic,
+    "cub": _cub,
+    "cub100": _cub,
+}
+
+GENERATED = {"synthetic"}  # datasets whose files are written into the store
+
+
+def available_datasets() -> list[str]:
+    return sorted(_LOADERS)
+
+
+def load_dataset(params: DatasetParams, work_dir: Path, progress: bool = True) -> LoadedDataset:
+    try:
+        loader = _LOADERS[params.name]
+    except KeyError:
+        raise DatasetError(f"unknown dataset {params.name!r}; available: {', '.join(available_datasets())}") from None
+    loaded = loader(params, work_dir, progress)
+    return subsample(loaded, params.max_images_per_class) if params.max_images_per_class else loaded
+
+
+def subsample(loaded: LoadedDataset, per_class: int) -> LoadedDataset:
+    """Keep the first `per_class` images (by id) of each class in each split, and their captions."""
+    images = loaded.images.sort_values("image_id").groupby(["class_id", "split"], sort=False).head(per_class)
+    images = images.sort_values("image_id").reset_index(drop=True)
+    keep = set(images["image_id"])
+
+    def only(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        return None if frame is None else frame[frame["image_id"].isin(keep)].reset_index(drop=True)
+
+    return LoadedDataset(images, loaded.classes, only(loaded.captions), only(loaded.image_truth), loaded.class_definitions, loaded.artifacts)
+
+
+def source_signature(params: DatasetParams) -> list:
+    """What an external dataset's content is keyed on: every file's (path, size, mtime)."""
+    if params.name in GENERATED or not params.data_dir:
+        return []
+    root = Path(params.data_dir).expanduser().resolve()
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder not found: {root}")
+    return [
+        (str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()
+    ]
+
+
+def empty_frame(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({column: [] for column in columns})
