@@ -16,7 +16,9 @@ from filterspeak.flows.config import BuildOptions  # noqa: E402
 from filterspeak.storage.paths import DEFAULT_STORE, STORE_ENV, StoreError, StorePaths  # noqa: E402
 
 _OPTION_HELP = {
-    "dataset": "dataset: synthetic (built in), cub100 or cub (CUB-200-2011 layout; needs --data-dir)",
+    "dataset": "dataset: synthetic (built in), cub100, cub (CUB-200-2011 layout) or folder (DIR/<class>/<image> + --captions); all but synthetic need --data-dir",
+    "captions": "caption file for dataset folder",
+    "caption_format": "format of --captions: cub, coco, flickr8k, jsonl or csv",
     "data_dir": "folder of the dataset (for every dataset but synthetic)",
     "max_images_per_class": "a quick look: keep the first N images of each class in each split (0 = all)",
     "dataset_seed": "seed of the synthetic dataset",

@@ -23,6 +23,8 @@ class BuildOptions:
     dataset: str = "synthetic"
     data_dir: str | None = None
     max_images_per_class: int = 0
+    captions: str | None = None
+    caption_format: str | None = None
     dataset_seed: int = 0
     num_classes: int = 16
     images_per_class: int = 200
@@ -55,7 +57,8 @@ class BuildOptions:
             image_size=self.image_size,
         )
         return DatasetParams(
-            name=self.dataset, data_dir=self.data_dir, synthetic=config, max_images_per_class=self.max_images_per_class or None
+            name=self.dataset, data_dir=self.data_dir, synthetic=config, max_images_per_class=self.max_images_per_class or None,
+            captions=self.captions, caption_format=self.caption_format,
         )
 
     @property

@@ -34,7 +34,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "image_attributes": pa.schema(
         [("image_id", _I64), ("attribute_id", _I64), ("count", _I64), ("probability", _F64)]
     ),
-    "errors": pa.schema([("stage", _STR), ("item", _STR), ("reason", _STR)]),
+    "errors": pa.schema([("item", _STR), ("reason", _STR)]),  # partitioned by stage
     # backbone + extraction
     "backbones": pa.schema(
         [
@@ -114,6 +114,7 @@ SCHEMAS: dict[str, pa.Schema] = {
 }
 
 PARTITIONS: dict[str, tuple[str, ...]] = {
+    "errors": ("stage",),
     "backbones": BACKBONE,
     "predictions": BACKBONE_LAYER,
     "activations": BACKBONE_LAYER,

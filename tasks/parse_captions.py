@@ -53,7 +53,6 @@ def caption_errors(captions: pd.DataFrame, image_ids: pd.Series) -> tuple[pd.Dat
         ],
         ignore_index=True,
     )
-    errors.insert(0, "stage", STAGE)
     return captions[~empty & ~unknown], errors
 
 
@@ -83,7 +82,7 @@ def parse_captions(paths: StorePaths, dataset: StageResult, params: CaptionParam
         vocab["prior"] = attribute_prior(image_attributes, train_ids, len(vocab))
         output.write("attributes", vocab)
         output.write("image_attributes", image_attributes)
-        output.write("errors", errors)
+        output.write("errors", errors, {"stage": STAGE})
         output.metrics.update(
             captions=len(captions),
             phrases=len(image_phrases),

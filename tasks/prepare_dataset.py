@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from filterspeak.datasets import base, cub, cub_attributes, registry, synthetic, synthetic_captions, synthetic_render, synthetic_spec
+from filterspeak.datasets import (
+    base, cub, cub_attributes, folder, registry, synthetic, synthetic_captions, synthetic_render, synthetic_spec,
+)
 from filterspeak.datasets.registry import DatasetParams
 from filterspeak.storage.cache import StageOutput, StageResult, artifact_hash, run_stage
 from filterspeak.storage.fingerprint import code_version, fingerprint
@@ -32,7 +34,7 @@ def prepare_dataset(paths: StorePaths, params: DatasetParams, progress: bool = T
         "params": params.to_dict(),
         "source": fingerprint(registry.source_signature(params)),
         "code": code_version(
-            sys.modules[__name__], registry, base, cub, cub_attributes, synthetic, synthetic_spec, synthetic_render,
+            sys.modules[__name__], registry, base, cub, cub_attributes, folder, synthetic, synthetic_spec, synthetic_render,
             synthetic_captions,
         ),
     }
@@ -51,6 +53,8 @@ def prepare_dataset(paths: StorePaths, params: DatasetParams, progress: bool = T
         output.write("captions", loaded.captions)
         output.write("image_truth", _or_empty(loaded.image_truth, "image_truth"))
         output.write("class_definitions", _or_empty(loaded.class_definitions, "class_definitions"))
+        errors = _or_empty(loaded.errors, "errors")
+        output.write("errors", errors, {"stage": STAGE})
         pixels = (
             artifact_hash(output.directory, output.files["images"]) if "images" in loaded.artifacts
             else inputs["source"]
@@ -63,6 +67,7 @@ def prepare_dataset(paths: StorePaths, params: DatasetParams, progress: bool = T
             captions=len(loaded.captions),
             caption_origin=sorted(set(loaded.captions["origin"])),
             pixels_hash=pixels,
+            errors=len(errors),
         )
 
     return run_stage(paths, STAGE, inputs, compute)

@@ -141,6 +141,7 @@ class WordNetNounLemmatizer:
         self.reader = reader
         self._lemmas: dict[tuple[str, str], tuple[str, ...]] = {}
         self._verbish: dict[str, tuple[int, int]] = {}
+        self._counts: dict[str, int] | None = None
 
     def lemmas(self, word: str, pos: str = "n") -> tuple[str, ...]:
         """All lemmas WordNet's morphy gives for ``word`` as ``pos`` (empty when unknown)."""
@@ -182,8 +183,12 @@ class WordNetNounLemmatizer:
         if hit is not None:
             return hit
         try:
+            key_counts = self._key_counts()
+
             def count(lemma: str, pos: str) -> int:
-                return sum(lem.count() for lem in self.reader.lemmas(lemma, pos))
+                # == sum(l.count() for l in ...): Lemma.count() binary-searches cntlist.rev
+                # for the sense key on every call; the keys are unique, so a dict is the same
+                return sum(key_counts.get(lem.key(), 0) for lem in self.reader.lemmas(lemma, pos))
 
             verb = max((count(v, "v") for v in self.lemmas(word, "v")), default=0)
             noun = max((count(n, "n") for n in self.lemmas(word, "n")), default=0)
@@ -193,6 +198,24 @@ class WordNetNounLemmatizer:
         if len(self._verbish) < 100_000:
             self._verbish[word] = hit
         return hit
+
+    def _key_counts(self) -> dict[str, int]:
+        """{sense key: SemCor tag count} from WordNet's ``cntlist.rev`` (read once, ~40k lines)."""
+        if self._counts is None:
+            counts: dict[str, int] = {}
+            stream = self.reader.open("cntlist.rev")
+            try:
+                text = stream.read()
+            finally:
+                stream.close()
+            for line in text.splitlines():
+                key, _, rest = line.partition(" ")
+                try:
+                    counts.setdefault(key, int(rest.rsplit(" ", 1)[-1]))
+                except ValueError:
+                    continue
+            self._counts = counts
+        return self._counts
 
     def __repr__(self) -> str:
         return f"<WordNetNounLemmatizer root={getattr(self.reader, '_root', '?')}>"

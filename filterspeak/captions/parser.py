@@ -292,6 +292,12 @@ class ParserConfig:
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=True))
 
+    def __reduce__(self):
+        # picklable (spawned worker processes, Prefect): the read-only synonym mapping is
+        # rebuilt from a plain dict
+        return (type(self), (dict(self.synonyms), self.stop_nouns, self.stop_modifiers,
+                             self.negation))
+
 
 _DEFAULT_CONFIG = ParserConfig()
 
@@ -382,7 +388,9 @@ class CaptionParser:
         sentences still to parse and ``workers`` > 1 (``None``: one per usable CPU), the unique
         sentences are split across a :class:`multiprocessing.Pool` whose workers each build one
         parser (the NLTK data is loaded once per worker; with the ``fork`` start method they
-        inherit it). The output is the same as with ``workers=1``; if the pool cannot run, the
+        inherit it). Workers are forked when this process has a single thread; otherwise (e.g.
+        inside a Prefect task) they are spawned, and only for more than
+        :data:`SPAWN_MIN_SENTENCES` sentences. The output is the same as with ``workers=1``; if the pool cannot run, the
         parse falls back to this process.
         """
         per_text: list[list[str]] = []
@@ -402,8 +410,17 @@ class CaptionParser:
         if todo:
             sentences = list(todo)
             n_workers = _resolve_workers(workers, len(sentences))
+            context = None
             if n_workers > 1:
-                fresh = self._parse_parallel(sentences, n_workers, progress)
+                try:
+                    context = _mp_context()
+                except Exception as exc:  # pragma: no cover - platform without multiprocessing
+                    log.warning("no multiprocessing here (%s); parsing in this process", exc)
+            if context is not None and context.get_start_method() != "fork" \
+                    and len(sentences) <= SPAWN_MIN_SENTENCES:
+                context = None  # spawned workers load the NLTK data (~3 s): not worth it here
+            if context is not None:
+                fresh = self._parse_parallel(sentences, n_workers, progress, context)
             else:
                 fresh = self._parse_sentences(sentences, progress)
             for s, phrases in fresh.items():
@@ -467,7 +484,7 @@ class CaptionParser:
         return results
 
     def _parse_parallel(
-        self, sentences: list[str], n_workers: int, progress: bool
+        self, sentences: list[str], n_workers: int, progress: bool, context
     ) -> dict[str, tuple[Phrase, ...]]:
         size = max(500, min(_TAG_BATCH, -(-len(sentences) // (4 * n_workers))))
         batches = [sentences[i : i + size] for i in range(0, len(sentences), size)]
@@ -479,7 +496,6 @@ class CaptionParser:
             bar = tqdm(total=len(sentences), desc=f"parsing captions ({n_workers} processes)",
                        unit="sent")
         try:
-            context = _mp_context()
             with context.Pool(
                 n_workers, initializer=_init_worker, initargs=(self.config, self.engine)
             ) as pool:
@@ -1066,6 +1082,8 @@ def _mergeable(prev_colour: str, colour: str) -> bool:
 # ------------------------------------------------------------------------ process pool helpers
 #: Below this many sentences to parse, ``parse_many`` stays in one process whatever ``workers``.
 PARALLEL_MIN_SENTENCES = 5000
+#: ... and this many when the workers must be spawned (they load the NLTK data, ~3 s each).
+SPAWN_MIN_SENTENCES = 30_000
 
 _WORKER_PARSER: CaptionParser | None = None
 

@@ -18,6 +18,7 @@ class LoadedDataset:
     image_truth: pd.DataFrame | None = None  # image_id, part, phrase, kind (when known)
     class_definitions: pd.DataFrame | None = None  # class_id, part, phrase (when known)
     artifacts: dict[str, Path] = field(default_factory=dict)  # files the stage keeps (images, masks)
+    errors: pd.DataFrame | None = None  # item, reason: what was skipped while loading
 
 
 def number_captions(captions: pd.DataFrame, origin: str) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from filterspeak.datasets.base import LoadedDataset, number_captions
 from filterspeak.datasets.cub import CubOptions, DatasetError, load_cub
+from filterspeak.datasets.folder import load_folder
 from filterspeak.datasets.synthetic import SyntheticConfig, generate_synthetic
 
 
@@ -23,6 +24,8 @@ class DatasetParams:
     captions_per_image: int = 5  # derived captions (CUB without Reed captions)
     caption_seed: int = 0
     max_images_per_class: int | None = None  # a quick look at a large dataset: the first N per class and split
+    captions: str | None = None  # caption file (dataset `folder`)
+    caption_format: str | None = None  # cub, coco, flickr8k, jsonl or csv
 
     def to_dict(self) -> dict:
         values = asdict(self)
@@ -51,10 +54,17 @@ def _cub(params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset
     return load_cub(Path(params.data_dir), CubOptions(params.captions_per_image, params.caption_seed))
 
 
+def _folder(params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
+    if not params.data_dir:
+        raise DatasetError("dataset 'folder' needs --data-dir (a folder of class sub-folders)")
+    return load_folder(Path(params.data_dir), params.captions, params.caption_format)
+
+
 _LOADERS: dict[str, Callable[[DatasetParams, Path, bool], LoadedDataset]] = {
     "synthetic": _synthetic,
     "cub": _cub,
     "cub100": _cub,
+    "folder": _folder,
 }
 
 GENERATED = {"synthetic"}  # datasets whose files are written into the store
@@ -82,7 +92,9 @@ def subsample(loaded: LoadedDataset, per_class: int) -> LoadedDataset:
     def only(frame: pd.DataFrame | None) -> pd.DataFrame | None:
         return None if frame is None else frame[frame["image_id"].isin(keep)].reset_index(drop=True)
 
-    return LoadedDataset(images, loaded.classes, only(loaded.captions), only(loaded.image_truth), loaded.class_definitions, loaded.artifacts)
+    return LoadedDataset(
+        images, loaded.classes, only(loaded.captions), only(loaded.image_truth), loaded.class_definitions, loaded.artifacts, loaded.errors
+    )
 
 
 def source_signature(params: DatasetParams) -> list:
@@ -92,9 +104,11 @@ def source_signature(params: DatasetParams) -> list:
     root = Path(params.data_dir).expanduser().resolve()
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
-    return [
-        (str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()
-    ]
+    files = [p for p in sorted(root.rglob("*")) if p.is_file()]
+    if params.captions:
+        captions = Path(params.captions).expanduser().resolve()
+        files += sorted(p for p in captions.rglob("*") if p.is_file()) if captions.is_dir() else [captions]
+    return [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.exists()]
 
 
 def empty_frame(columns: list[str]) -> pd.DataFrame:

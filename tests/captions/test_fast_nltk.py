@@ -110,12 +110,41 @@ def test_parse_many_falls_back_when_the_pool_fails(monkeypatch):
     texts = sample_captions(600)
     serial = CaptionParser().parse_many(texts)
 
-    def broken():
-        raise OSError("no semaphores here")
+    class NoPool:
+        def get_start_method(self):
+            return "fork"
 
-    monkeypatch.setattr(parser_module, "_mp_context", broken)
+        def Pool(self, *args, **kwargs):  # noqa: N802 - multiprocessing's name
+            raise OSError("no semaphores here")
+
+    monkeypatch.setattr(parser_module, "_mp_context", NoPool)
     monkeypatch.setattr(parser_module, "_resolve_workers", lambda workers, n: 2)
     assert CaptionParser().parse_many(texts, workers=2) == serial
+
+    def no_multiprocessing():
+        raise ImportError("no _multiprocessing")
+
+    monkeypatch.setattr(parser_module, "_mp_context", no_multiprocessing)
+    assert CaptionParser().parse_many(texts, workers=2) == serial
+
+
+def test_spawned_workers_only_for_large_inputs(monkeypatch):
+    """In a multi-threaded process (a Prefect worker) the pool is spawned, which costs an NLTK
+    load per worker: inputs up to SPAWN_MIN_SENTENCES stay in-process."""
+    from filterspeak.captions import parser as parser_module
+    from filterspeak.captions.parser import CaptionParser
+
+    class SpawnOnly:
+        def get_start_method(self):
+            return "spawn"
+
+        def Pool(self, *args, **kwargs):  # noqa: N802
+            raise AssertionError("a pool was started for a small input")
+
+    texts = sample_captions(600)
+    monkeypatch.setattr(parser_module, "_mp_context", SpawnOnly)
+    monkeypatch.setattr(parser_module, "_resolve_workers", lambda workers, n: 2)
+    assert CaptionParser().parse_many(texts, workers=2) == CaptionParser().parse_many(texts)
 
 
 def test_resolve_workers():

@@ -1,0 +1,63 @@
+"""Dataset `folder`: class sub-folders plus a caption file, through the dataset stage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from filterspeak.datasets.cub import DatasetError
+from filterspeak.datasets.folder import load_folder
+from filterspeak.datasets.registry import DatasetParams
+from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks.prepare_dataset import prepare_dataset
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = tmp_path / "birds"
+    for cls, colour in (("cardinal", (200, 0, 0)), ("jay", (0, 0, 200))):
+        (root / cls).mkdir(parents=True)
+        for index in range(3):
+            Image.new("RGB", (16, 16), colour).save(root / cls / f"{cls}_{index}.png")
+    lines = [
+        {"image": "cardinal/cardinal_0.png", "caption": "a red bird with a red crown"},
+        {"image": "cardinal_1.png", "caption": "the crown is red"},  # matched by file name
+        {"image": "jay_0", "caption": "a blue bird with a white breast"},  # matched by stem
+        {"image": "jay/jay_1.png", "caption": "blue wings"},
+        {"image": "jay/jay_2.png", "caption": "a blue crest"},
+        {"image": "owl/owl_9.png", "caption": "a brown owl"},  # no such image
+    ]
+    captions = tmp_path / "captions.jsonl"
+    captions.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    return root, captions
+
+
+def test_folder_dataset_matches_captions_and_records_the_rest(folder):
+    root, captions = folder
+    dataset = load_folder(root, str(captions), "jsonl")
+    assert dataset.classes["name"].tolist() == ["cardinal", "jay"]
+    assert dataset.images["class_id"].tolist() == [0, 0, 0, 1, 1, 1]
+    by_image = dataset.captions.groupby("image_id")["text"].apply(list).to_dict()
+    assert by_image == {0: ["a red bird with a red crown"], 1: ["the crown is red"], 3: ["a blue bird with a white breast"],
+                        4: ["blue wings"], 5: ["a blue crest"]}
+    assert sorted(dataset.errors["reason"]) == ["caption for an unknown image", "image has no captions"]
+    assert "cardinal/cardinal_2.png" in " ".join(dataset.errors["item"])
+    assert set(dataset.images["split"]) <= {"train", "test"}
+    assert load_folder(root, str(captions), "jsonl").images.equals(dataset.images)  # deterministic split
+
+
+def test_folder_dataset_through_the_stage_writes_errors(folder, tmp_path):
+    root, captions = folder
+    params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format="jsonl")
+    result = prepare_dataset(StorePaths(tmp_path / "store").ensure(), params, progress=False)
+    assert result.metrics["images"] == 6 and result.metrics["errors"] == 2
+    assert result.read("captions")["origin"].unique().tolist() == ["human"]
+    assert len(result.read("errors")) == 2
+
+
+def test_folder_dataset_needs_its_caption_file(folder):
+    root, _ = folder
+    with pytest.raises(DatasetError, match="--captions FILE and --caption-format"):
+        load_folder(root, None, None)
