@@ -24,7 +24,8 @@ class BuildReport:
     store: str
     run_id: str
     backbone: str
-    layer: str
+    layer: str  # the first layer; `layers` has them all
+    layers: list[str] = field(default_factory=list)
     stages: list[StageRecord] = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
@@ -33,66 +34,83 @@ class BuildReport:
 
 @flow(name="build", log_prints=True)
 def build(store: str | None = None, options: BuildOptions | None = None, progress: bool = True) -> BuildReport:
-    """Run every stage for one dataset × backbone × layer; reuse whatever is already built."""
+    """Run every stage for one dataset × backbone × layer(s); reuse whatever is already built."""
     options = options or BuildOptions()
     paths = StorePaths.at(store).ensure()
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    spec, layer = options.backbone_spec, options.resolved_layer
+    spec, layers = options.backbone_spec, options.layers
     records: list[StageRecord] = []
     results: list[StageResult] = []
 
-    def run(stage_task, *args, per_backbone: bool = True, **kwargs) -> StageResult:
-        stage_clock = time.perf_counter()
-        result = stage_task(*args, **kwargs)
-        seconds = round(time.perf_counter() - stage_clock, 2)
+    def note(result: StageResult, seconds: float, layer: str | None, per_backbone: bool = True) -> StageResult:
         scope = (spec.name, layer) if per_backbone else (None, None)
         records.append(StageRecord(result.stage, result.manifest.fingerprint, result.reused, seconds, *scope))
         results.append(result)
-        print(f"{result.stage:<13} {'reused' if result.reused else 'computed':<9} {seconds:7.2f} s")
+        where = f" [{layer}]" if layer else ""
+        print(f"{result.stage + where:<28} {'reused' if result.reused else 'computed':<9} {seconds:7.2f} s")
         return result
 
+    def run(stage_task, *args, layer: str | None = None, per_backbone: bool = True, **kwargs) -> StageResult:
+        stage_clock = time.perf_counter()
+        result = stage_task(*args, **kwargs)
+        return note(result, round(time.perf_counter() - stage_clock, 2), layer, per_backbone)
+
+    outcomes: dict[str, dict[str, StageResult]] = {}
     with build_lock(paths):
         dataset = run(stages.dataset_task, paths, options.dataset_params, progress, per_backbone=False)
         captions = run(stages.captions_task, paths, dataset, options.caption_params, progress, per_backbone=False)
         backbone = run(stages.backbone_task, paths, dataset, spec, options.preprocessing, options.device, progress)
+        shared = [dataset, captions, backbone]
         trained_head = options.trains_head(backbone.metrics["num_outputs"], dataset.metrics["classes"])
-        extraction = run(
-            stages.extract_task, paths, dataset, backbone, spec, options.preprocessing, layer,
+        extract_clock = time.perf_counter()
+        extractions = stages.extract_task(
+            paths, dataset, backbone, spec, options.preprocessing, layers,
             head="none" if trained_head else "model", device=options.device, progress=progress,
         )
-        decision = run(stages.head_task, paths, dataset, extraction, options.head_params) if trained_head else extraction
-        cooccurrence = run(stages.cooccurrence_task, paths, dataset, captions, extraction, options.cooccurrence_params)
-        pdfs = run(stages.pdfs_task, paths, dataset, captions, extraction, decision, cooccurrence, options.pdf_params)
-        explanations = run(
-            stages.explanations_task, paths, dataset, captions, extraction, decision, pdfs, options.explanation_params
-        )
+        extract_seconds = round((time.perf_counter() - extract_clock) / len(layers), 2)
+        for layer, extraction in zip(layers, extractions):
+            note(extraction, extract_seconds, layer)
+            decision = (
+                run(stages.head_task, paths, dataset, extraction, options.head_params, layer=layer) if trained_head else extraction
+            )
+            cooccurrence = run(stages.cooccurrence_task, paths, dataset, captions, extraction, options.cooccurrence_params, layer=layer)
+            pdfs = run(stages.pdfs_task, paths, dataset, captions, extraction, decision, cooccurrence, options.pdf_params, layer=layer)
+            explanations = run(
+                stages.explanations_task, paths, dataset, captions, extraction, decision, pdfs, options.explanation_params,
+                layer=layer,
+            )
+            layer_results = [extraction, *([decision] if trained_head else []), cooccurrence, pdfs, explanations]
+            outcomes[layer] = {"extract": extraction, "decision": decision, "explanations": explanations}
+            save_build_record(
+                paths,
+                BuildRecord(
+                    spec.name, layer, {r.stage: r.manifest.fingerprint for r in shared + layer_results},
+                    options.to_dict(), run_id, decision=decision.stage,
+                ),
+            )
         publish(paths, results)
         record_run(paths, run_id, started, records)
-        save_build_record(
-            paths,
-            BuildRecord(
-                spec.name, layer, {r.stage: r.manifest.fingerprint for r in results}, options.to_dict(), run_id,
-                decision=decision.stage,
-            ),
-        )
         rebuild_catalog(paths)
 
+    first = outcomes[layers[0]]
     return BuildReport(
         store=str(paths.root),
         run_id=run_id,
         backbone=spec.name,
-        layer=layer,
+        layer=layers[0],
+        layers=layers,
         stages=records,
         metrics={
-            "test_accuracy": decision.metrics["decision_accuracy"],
-            "decomposition": decision.metrics["decomposition"],
+            "test_accuracy": first["decision"].metrics["decision_accuracy"],
+            "test_accuracy_by_layer": {layer: o["decision"].metrics["decision_accuracy"] for layer, o in outcomes.items()},
+            "decomposition": first["decision"].metrics["decomposition"],
             "vocabulary_size": captions.metrics["vocabulary_size"],
-            "filters": extraction.metrics["filters"],
+            "filters": first["extract"].metrics["filters"],
             "images": dataset.metrics["images"],
             "classes": dataset.metrics["classes"],
             "captions": dataset.metrics["captions"],
         },
-        examples=list(explanations.metrics.get("examples", [])),
+        examples=list(first["explanations"].metrics.get("examples", [])),
         seconds=round(time.perf_counter() - clock, 2),
     )

@@ -12,6 +12,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+from filterspeak.flows.captions_cli import add_captions_commands, run_captions  # noqa: E402
 from filterspeak.flows.config import BuildOptions  # noqa: E402
 from filterspeak.storage.paths import DEFAULT_STORE, STORE_ENV, StoreError, StorePaths  # noqa: E402
 
@@ -80,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     explain.add_argument("--json", action="store_true", help="one JSON object per image")
 
+    add_captions_commands(commands)
+
     diff = commands.add_parser("diff", help="compare two builds (backbones or layers) on the same data")
     _store_argument(diff)
     diff.add_argument("a", help="backbone or backbone:layer")
@@ -143,7 +146,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"build": _build, "train-head": _build, "sql": _sql, "explain": _explain, "diff": _diff}
+    handlers = {"build": _build, "train-head": _build, "sql": _sql, "explain": _explain, "diff": _diff, "captions": run_captions}
     try:
         return handlers[args.command](args)
     except (StoreError, ValueError, FileNotFoundError, RuntimeError) as error:

@@ -77,11 +77,12 @@ class BuildOptions:
         return self.backbone_spec.default_preprocessing(self.image_size)
 
     @property
-    def resolved_layer(self) -> str:
+    def layers(self) -> list[str]:
+        """`--layer a,b` explains several layers (extracted in one pass)."""
         layer = self.layer or self.backbone_spec.default_layer
         if not layer:
             raise ValueError(f"--layer is required for backbone {self.backbone!r} (a module name such as features.12 or layer4)")
-        return layer
+        return list(dict.fromkeys(name.strip() for name in layer.split(",") if name.strip()))
 
     def trains_head(self, backbone_outputs: int, dataset_classes: int) -> bool:
         """A linear head is fitted when asked, or (auto) when the backbone's classes are not the dataset's."""

@@ -10,15 +10,19 @@ def format_report(report: BuildReport) -> str:
     lines = [
         f"FilterSpeak build {report.run_id}",
         f"  store:           {report.store}",
-        f"  backbone:        {report.backbone} (layer {report.layer}, {metrics['filters']} filters)",
+        f"  backbone:        {report.backbone} (layer {', '.join(report.layers)}; {metrics['filters']} filters in {report.layer})",
         f"  dataset:         {metrics['images']} images, {metrics['captions']} captions",
         f"  test accuracy:   {metrics['test_accuracy']:.3f} (decisions decomposed by {metrics['decomposition']})",
         f"  vocabulary size: {metrics['vocabulary_size']} attributes",
         "  stages:",
     ]
+    several = len(report.layers) > 1
     for record in report.stages:
         state = "reused" if record.reused else "recomputed"
-        lines.append(f"    {record.stage:<13} {state:<11} {record.seconds:8.2f} s")
+        label = f"{record.stage} [{record.layer}]" if several and record.layer else record.stage
+        lines.append(f"    {label:<28} {state:<11} {record.seconds:8.2f} s")
+    if several:
+        lines.append("  test accuracy by layer: " + ", ".join(f"{k} {v:.3f}" for k, v in metrics["test_accuracy_by_layer"].items()))
     lines.append(f"  total:           {report.seconds:.1f} s")
     if report.examples:
         lines.append("  example sentences:")

@@ -130,6 +130,17 @@ def _complete(directory: Path, manifest: StageManifest) -> bool:
     return all(path.exists() for path in paths)
 
 
+def lookup(paths: StorePaths, stage: str, inputs: dict[str, Any]) -> StageResult | None:
+    """The complete cached output for these inputs, or None."""
+    final = paths.stage_dir(stage, fingerprint({"stage": stage, "inputs": inputs}))
+    manifest_path = final / "manifest.json"
+    if manifest_path.exists():
+        manifest = StageManifest.load(manifest_path)
+        if _complete(final, manifest):
+            return StageResult(manifest=manifest, directory=final, reused=True)
+    return None
+
+
 def run_stage(
     paths: StorePaths,
     stage: str,
@@ -137,13 +148,11 @@ def run_stage(
     compute: Callable[[StageOutput], None],
 ) -> StageResult:
     """Return the cached output for `inputs`, or compute it once and store it atomically."""
+    cached = lookup(paths, stage, inputs)
+    if cached is not None:
+        return cached
     key = fingerprint({"stage": stage, "inputs": inputs})
     final = paths.stage_dir(stage, key)
-    manifest_path = final / "manifest.json"
-    if manifest_path.exists():
-        manifest = StageManifest.load(manifest_path)
-        if _complete(final, manifest):
-            return StageResult(manifest=manifest, directory=final, reused=True)
 
     started = time.perf_counter()
     work = final.with_name(f".{key}.{os.getpid()}.partial")

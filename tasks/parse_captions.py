@@ -13,7 +13,8 @@ from typing import Literal
 
 import pandas as pd
 
-from filterspeak.captions import lexicon, parser, vocabulary
+from filterspeak.captions import cleaning, fast_nltk, lexicon, parser, vocabulary
+from filterspeak.captions.cleaning import clean_captions
 from filterspeak.captions.parser import CaptionParser, ParserConfig
 from filterspeak.interpret.filter_pdfs import attribute_prior
 from filterspeak.storage.cache import StageOutput, StageResult, run_stage
@@ -37,23 +38,12 @@ class CaptionParams:
 
 
 def caption_errors(captions: pd.DataFrame, image_ids: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(usable captions, errors rows) — empty text and unknown images are recorded, not parsed."""
-    text = captions["text"].fillna("")
-    empty = text.str.strip() == ""
+    """(usable captions with cleaned text, error rows): captions for unknown images and text that
+    cannot be used (empty, HTML only, too long, not English) are recorded, not parsed."""
     unknown = ~captions["image_id"].isin(image_ids)
-    errors = pd.concat(
-        [
-            pd.DataFrame({"item": "caption " + captions.loc[empty, "caption_id"].astype(str), "reason": "empty caption"}),
-            pd.DataFrame(
-                {
-                    "item": "caption " + captions.loc[unknown & ~empty, "caption_id"].astype(str),
-                    "reason": "caption for an unknown image id",
-                }
-            ),
-        ],
-        ignore_index=True,
-    )
-    return captions[~empty & ~unknown], errors
+    orphans = [{"item": f"caption {caption_id}", "reason": "caption for unknown image"} for caption_id in captions.loc[unknown, "caption_id"]]
+    usable, problems = clean_captions(captions[~unknown])
+    return usable, pd.DataFrame(problems + orphans, columns=["item", "reason"])
 
 
 def parse_captions(paths: StorePaths, dataset: StageResult, params: CaptionParams, progress: bool = True) -> StageResult:
@@ -61,14 +51,14 @@ def parse_captions(paths: StorePaths, dataset: StageResult, params: CaptionParam
         "captions": dataset.table_hash("captions"),
         "images": dataset.table_hash("images", IMAGE_KEY_COLUMNS),
         "params": params.to_dict(),
-        "code": code_version(sys.modules[__name__], parser, lexicon, vocabulary),
+        "code": code_version(sys.modules[__name__], parser, lexicon, vocabulary, cleaning, fast_nltk),
     }
 
     def compute(output: StageOutput) -> None:
         captions = dataset.read("captions")
         images = dataset.read("images", ["image_id", "split"])
         usable, errors = caption_errors(captions, images["image_id"])
-        parsed = CaptionParser(params.parser).parse_many(usable["text"].tolist(), progress=progress)
+        parsed = CaptionParser(params.parser).parse_many(usable["text"].tolist(), progress=progress, workers=2)
         records = [
             (image_id, phrase.text, phrase.modifier, phrase.noun)
             for image_id, phrases in zip(usable["image_id"].tolist(), parsed)

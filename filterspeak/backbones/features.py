@@ -1,10 +1,10 @@
 """Running a backbone: one layer's feature maps, the model's logits, and per-filter contributions.
 
-Three ways through the network:
-- `forward_to_layer`: stop as soon as the layer has run (a trained head reads only its GAP);
-- `forward_with_layer`: the whole model, capturing the layer (its own head decides);
-- `forward_with_gradients`: the same plus ∂logit_ĉ/∂A, for gradient × activation when the
-  head is not a global-average-pool + linear layer.
+Three ways through the network (`forward_layers`, for one or several layers in one pass):
+- "to_layers": stop as soon as the layers have run (a trained head reads only their GAP);
+- "full": the whole model, capturing the layers (its own head decides);
+- "gradients": the same plus ∂logit_ĉ/∂A, for gradient × activation when the head is not a
+  global-average-pool + linear layer.
 `linear_gap_head` finds out which case applies by checking the logits numerically.
 """
 
@@ -60,62 +60,89 @@ def _check_maps(output: torch.Tensor, layer: str) -> torch.Tensor:
     return output
 
 
-@torch.no_grad()
+class _Capture:
+    """Forward hooks on several layers; with `stop`, the forward ends once all have run."""
+
+    def __init__(self, model: nn.Module, layers: list[str], stop: bool = False, gradients: bool = False) -> None:
+        self.maps: dict[str, torch.Tensor] = {}
+        self._handles = [layer_module(model, layer).register_forward_hook(self._hook(layer, len(layers), stop, gradients)) for layer in layers]
+
+    def _hook(self, layer: str, count: int, stop: bool, gradients: bool):
+        def hook(_module, _inputs, output):
+            maps = _check_maps(output, layer)
+            if gradients:
+                maps.retain_grad()
+                self.maps[layer] = maps
+                return maps.clone()  # later in-place ops must not touch the captured maps
+            self.maps[layer] = maps.clone()
+            if stop and len(self.maps) == count:
+                raise _LayerReached
+            return None
+
+        return hook
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
+def forward_layers(
+    model: nn.Module,
+    layers: list[str],
+    batch: torch.Tensor,
+    preprocessing: Preprocessing,
+    device: torch.device,
+    mode: str = "full",
+) -> dict[str, BatchFeatures]:
+    """One forward pass capturing every layer in `layers`.
+
+    mode "to_layers": stop once all layers have run (no logits); "full": the whole model;
+    "gradients": also α_f(x) = Σ_hw A_f(x)[h,w] · ∂logit_ĉ/∂A_f[h,w] for the predicted class ĉ
+    (one backward pass serves every layer).
+    """
+    if mode not in ("to_layers", "full", "gradients"):
+        raise ValueError(f"unknown forward mode {mode!r}")
+    capture = _Capture(model, layers, stop=mode == "to_layers", gradients=mode == "gradients")
+    logits = None
+    try:
+        model.eval()
+        inputs = normalise(batch.to(device), preprocessing)
+        if mode == "gradients":
+            with torch.enable_grad():
+                logits = model(inputs.requires_grad_(True))
+                logits.gather(1, logits.argmax(dim=1)[:, None]).sum().backward()
+        else:
+            with torch.no_grad():
+                try:
+                    logits = model(inputs)
+                except _LayerReached:
+                    pass
+    finally:
+        capture.close()
+        model.zero_grad(set_to_none=True)
+    results = {}
+    for layer in layers:
+        maps = capture.maps[layer]
+        contributions = (maps * maps.grad).sum(dim=(2, 3)).detach().float().cpu() if mode == "gradients" else None
+        results[layer] = BatchFeatures(
+            feature_maps=maps.detach().float().cpu(),
+            logits=None if logits is None else logits.detach().float().cpu(),
+            contributions=contributions,
+        )
+    return results
+
+
 def forward_to_layer(model: nn.Module, layer: str, batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device) -> BatchFeatures:
-    captured: list[torch.Tensor] = []
-
-    def hook(_module, _inputs, output):
-        captured.append(_check_maps(output, layer))
-        raise _LayerReached
-
-    handle = layer_module(model, layer).register_forward_hook(hook)
-    try:
-        model.eval()
-        model(normalise(batch.to(device), preprocessing))
-    except _LayerReached:
-        pass
-    finally:
-        handle.remove()
-    return BatchFeatures(feature_maps=captured[0].float().cpu())
+    return forward_layers(model, [layer], batch, preprocessing, device, "to_layers")[layer]
 
 
-@torch.no_grad()
 def forward_with_layer(model: nn.Module, layer: str, batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device) -> BatchFeatures:
-    captured: list[torch.Tensor] = []
-    handle = layer_module(model, layer).register_forward_hook(lambda _m, _i, output: captured.append(_check_maps(output, layer).clone()))
-    try:
-        model.eval()
-        logits = model(normalise(batch.to(device), preprocessing))
-    finally:
-        handle.remove()
-    return BatchFeatures(feature_maps=captured[0].float().cpu(), logits=logits.float().cpu())
+    return forward_layers(model, [layer], batch, preprocessing, device, "full")[layer]
 
 
 def forward_with_gradients(model: nn.Module, layer: str, batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device) -> BatchFeatures:
     """α_f(x) = Σ_hw A_f(x)[h,w] · ∂logit_ĉ/∂A_f[h,w] for the predicted class ĉ."""
-    captured: list[torch.Tensor] = []
-
-    def hook(_module, _inputs, output):
-        maps = _check_maps(output, layer)
-        maps.retain_grad()
-        captured.append(maps)
-        return maps.clone()  # later in-place ops must not touch the captured maps
-
-    handle = layer_module(model, layer).register_forward_hook(hook)
-    try:
-        model.eval()
-        with torch.enable_grad():
-            logits = model(normalise(batch.to(device), preprocessing).requires_grad_(True))
-            chosen = logits.argmax(dim=1)
-            logits.gather(1, chosen[:, None]).sum().backward()
-    finally:
-        handle.remove()
-        model.zero_grad(set_to_none=True)
-    maps = captured[0]
-    contributions = (maps * maps.grad).sum(dim=(2, 3))
-    return BatchFeatures(
-        feature_maps=maps.detach().float().cpu(), logits=logits.detach().float().cpu(), contributions=contributions.detach().float().cpu()
-    )
+    return forward_layers(model, [layer], batch, preprocessing, device, "gradients")[layer]
 
 
 def linear_gap_head(model: nn.Module, features: BatchFeatures, tolerance: float = 1e-3) -> nn.Linear | None:

@@ -329,7 +329,8 @@ DEFAULT_STOP_MODIFIERS = frozenset(
     whole entire main overall next last first second third only able similar distinct
     distinctive noticeable visible prominent notable obvious beautiful pretty cute nice lovely
     gorgeous unique interesting unusual regular normal typical usual particular specific total
-    general upper lower inner outer left right middle top bottom front rear central medium
+    general upper lower inner outer left right middle top bottom front rear central inside
+    outside medium
     sized medium-sized colored coloured
     """.split()
 )

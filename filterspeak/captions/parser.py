@@ -196,6 +196,10 @@ _SEP = ("|", "SEP")
 _COLORED = frozenset({"colored", "coloured"})
 # Shade words that are adjectives whenever a noun follows ('light' may be a noun: 'light pole').
 _SHADE_ADJECTIVES = frozenset({"dark", "pale"})
+# Not modifiers of a '-<part>ed' adjective: 'three-legged', 'two-toned', 'one-eyed'.
+_NUMBER_WORDS = frozenset(
+    "one two three four five six seven eight nine ten single double triple multi".split()
+)
 # Nouns besides the body-part words that form '<modifier>-<noun>ed' adjectives of people/animals.
 _ED_PART_NOUNS = frozenset({"hair", "skin"})
 
@@ -711,7 +715,7 @@ class CaptionParser:
 
     def _modifier_word(self, word: str, tag: str | None = None) -> bool:
         """A colour, lexicon modifier, shade, or an adjective (by tag or WordNet)."""
-        if not word or word in self.config.stop_modifiers:
+        if not word or word in self.config.stop_modifiers or word in _NUMBER_WORDS:
             return False
         if lx.canonical_colour(word) is not None or word in lx.MODIFIER_CANON or word in lx.SHADES:
             return True

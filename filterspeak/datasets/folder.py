@@ -1,10 +1,10 @@
 """A folder of class sub-folders (`DIR/<class>/<image>`) plus a caption file in any supported format.
 
 Classes are the sub-folder names (sorted), image ids follow the sorted relative paths, and the
-split is a deterministic hash of each relative path (`test_fraction` of each class goes to
-test), so adding images never reshuffles the others. Captions are matched to images by relative
-path, then file name, then file stem; unmatched captions and uncaptioned images are recorded as
-errors, never fatal.
+split is a deterministic hash of each relative path (about `test_fraction` of the images go to
+test), so adding images never reshuffles the others. Captions are matched to images by
+`match_images` (relative path, then path suffix, then unique stem); unmatched captions and
+uncaptioned images are recorded as errors, never fatal.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from filterspeak.captions.cleaning import match_images
 from filterspeak.captions.sources import read_captions
 from filterspeak.datasets.base import LoadedDataset, number_captions
 from filterspeak.datasets.cub import DatasetError
@@ -23,17 +24,6 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 def _is_test(relative: str, test_fraction: float) -> bool:
     return int(hashlib.sha1(relative.encode()).hexdigest()[:8], 16) % 10_000 < test_fraction * 10_000
-
-
-def _match_keys(images: pd.DataFrame) -> dict[str, int]:
-    """image_key → image_id by relative path, else file name, else stem (when unambiguous)."""
-    keys: dict[str, int] = {}
-    for column in ("stem", "name", "relative"):  # later (more specific) keys win
-        counts = images[column].value_counts()
-        for value, image_id in zip(images[column], images["image_id"]):
-            if counts[value] == 1 or column == "relative":
-                keys[value] = image_id
-    return keys
 
 
 def load_folder(root: Path, captions_path: str | None, caption_format: str | None, test_fraction: float = 0.3) -> LoadedDataset:
@@ -55,19 +45,11 @@ def load_folder(root: Path, captions_path: str | None, caption_format: str | Non
             "path": [str(p) for p in files],
             "class_id": [class_ids[p.parent.name] for p in files],
             "relative": relative,
-            "name": [p.name for p in files],
-            "stem": [p.stem for p in files],
         }
     )
     raw, error_rows = read_captions(captions_path, caption_format)
-    keys = _match_keys(images)
-    raw = raw.assign(image_id=raw["image_key"].map(lambda key: keys.get(str(key).strip().lstrip("./"))))
-    unknown = raw[raw["image_id"].isna()]
-    error_rows = list(error_rows) + [
-        {"item": f"caption line {line} ({key})", "reason": "caption for an unknown image"}
-        for key, line in zip(unknown["image_key"], unknown["source_line"])
-    ]
-    matched = raw.dropna(subset=["image_id"])
+    matched, match_errors = match_images(raw, dict(zip(images["relative"], images["image_id"])))
+    error_rows = list(error_rows) + list(match_errors)
     uncaptioned = images[~images["image_id"].isin(set(matched["image_id"]))]
     error_rows += [{"item": f"image {r}", "reason": "image has no captions"} for r in uncaptioned["relative"]]
     return LoadedDataset(

@@ -158,3 +158,37 @@ def test_resolve_workers():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError):
             _resolve_workers(bad, 40_000)
+
+
+def test_parser_config_pickles():
+    import pickle
+
+    from filterspeak.captions.parser import ParserConfig
+
+    for config in (ParserConfig(), ParserConfig(synonyms={"bill": "beak"}, stop_nouns={"bird"},
+                                                stop_modifiers=(), negation="mark")):
+        copy = pickle.loads(pickle.dumps(config))
+        assert copy == config and hash(copy) == hash(config)
+        assert copy.to_dict() == config.to_dict()
+
+
+def test_spawned_workers_give_the_same_output(monkeypatch):
+    """The spawn start method (used in multi-threaded processes): workers load the NLTK data
+    themselves (~3 s) and return the same phrases."""
+    import multiprocessing as mp
+
+    from filterspeak.captions import parser as parser_module
+    from filterspeak.captions.parser import CaptionParser, ParserConfig
+
+    texts = sample_captions(1500)
+    config = ParserConfig(negation="mark")
+    serial = CaptionParser(config).parse_many(texts)
+    monkeypatch.setattr(parser_module, "_mp_context", lambda: mp.get_context("spawn"))
+    monkeypatch.setattr(parser_module, "SPAWN_MIN_SENTENCES", 100)
+    monkeypatch.setattr(parser_module, "_resolve_workers", lambda workers, n: 2)
+    calls = []
+    original = parser_module.CaptionParser._parse_sentences
+    monkeypatch.setattr(parser_module.CaptionParser, "_parse_sentences",
+                        lambda self, *a: calls.append(1) or original(self, *a))
+    assert CaptionParser(config).parse_many(texts, workers=2) == serial
+    assert calls == []  # the pool did the work (no in-process fallback)

@@ -42,7 +42,7 @@ def test_folder_dataset_matches_captions_and_records_the_rest(folder):
     by_image = dataset.captions.groupby("image_id")["text"].apply(list).to_dict()
     assert by_image == {0: ["a red bird with a red crown"], 1: ["the crown is red"], 3: ["a blue bird with a white breast"],
                         4: ["blue wings"], 5: ["a blue crest"]}
-    assert sorted(dataset.errors["reason"]) == ["caption for an unknown image", "image has no captions"]
+    assert sorted(dataset.errors["reason"]) == ["caption for unknown image", "image has no captions"]
     assert "cardinal/cardinal_2.png" in " ".join(dataset.errors["item"])
     assert set(dataset.images["split"]) <= {"train", "test"}
     assert load_folder(root, str(captions), "jsonl").images.equals(dataset.images)  # deterministic split
@@ -61,3 +61,44 @@ def test_folder_dataset_needs_its_caption_file(folder):
     root, _ = folder
     with pytest.raises(DatasetError, match="--captions FILE and --caption-format"):
         load_folder(root, None, None)
+
+
+def _write_captions(tmp_path, caption_format: str, pairs: list[tuple[str, str]]):
+    """The same captions in each supported layout."""
+    if caption_format == "jsonl":
+        path = tmp_path / "c.jsonl"
+        path.write_text("".join(json.dumps({"image": key, "caption": text}) + "\n" for key, text in pairs))
+    elif caption_format == "csv":
+        path = tmp_path / "c.csv"
+        path.write_text("image,caption\n" + "".join(f'{key},"{text}"\n' for key, text in pairs))
+    elif caption_format == "flickr8k":
+        path = tmp_path / "c.token.txt"
+        path.write_text("".join(f"{key}#{n}\t{text}\n" for n, (key, text) in enumerate(pairs)))
+    elif caption_format == "coco":
+        path = tmp_path / "c.json"
+        keys = sorted({key for key, _ in pairs})
+        path.write_text(json.dumps({
+            "images": [{"id": i, "file_name": key} for i, key in enumerate(keys)],
+            "annotations": [{"image_id": keys.index(key), "caption": text} for key, text in pairs],
+        }))
+    else:  # cub: text_c10/<class folder>/<image stem>.txt
+        path = tmp_path / "text_c10"
+        for key, text in pairs:
+            target = (path / key).with_suffix(".txt")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("a") as handle:
+                handle.write(text + "\n")
+    return path
+
+
+@pytest.mark.parametrize("caption_format", ["cub", "coco", "flickr8k", "jsonl", "csv"])
+def test_build_accepts_every_caption_format(folder, tmp_path, caption_format):
+    root, _ = folder
+    pairs = [(f"{cls}/{cls}_{i}.png", f"a {colour} bird with a {colour} crown")
+             for cls, colour in (("cardinal", "red"), ("jay", "blue")) for i in range(3)]
+    captions = _write_captions(tmp_path, caption_format, pairs)
+    params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format=caption_format)
+    result = prepare_dataset(StorePaths(tmp_path / "store").ensure(), params, progress=False)
+    table = result.read("captions").merge(result.read("images"), on="image_id")
+    assert len(table) == 6 and result.metrics["errors"] == 0
+    assert all(("red" in text) == (class_id == 0) for text, class_id in zip(table["text"], table["class_id"]))

@@ -65,6 +65,18 @@ def test_new_backbone_reruns_only_what_depends_on_it(built):
     assert rows[0]["n"] == rows[1]["n"]
 
 
+def test_several_layers_in_one_build_reuse_the_layer_already_built(built):
+    store, _ = built
+    report = build(store=str(store), options=BuildOptions(**{**TINY.to_dict(), "layer": "features.3,features.2"}), progress=False)
+    reused = {(r.stage, r.layer): r.reused for r in report.stages}
+    assert reused[("extract", "features.3")] and not reused[("extract", "features.2")]
+    assert reused[("explanations", "features.3")] and not reused[("explanations", "features.2")]
+    assert report.layers == ["features.3", "features.2"]
+    rows = query(StorePaths(store), """
+        SELECT layer, count(DISTINCT filter) AS filters FROM filter_stats WHERE backbone = 'smallcnn-w4-s0' GROUP BY 1 ORDER BY 1""").to_pylist()
+    assert rows == [{"layer": "features.2", "filters": 12}, {"layer": "features.3", "filters": 16}]
+
+
 def test_cli_sql_formats(built, capsys):
     store, _ = built
     assert main(["sql", "--store", str(store), "SELECT filter, attribute_id, probability FROM filter_attributes ORDER BY 1, 2 LIMIT 5", "--format", "json"]) == 0
@@ -93,16 +105,17 @@ def test_cli_explain_a_new_image(built, tmp_path, capsys):
 
 def test_diff_compares_two_backbones(built, capsys):
     store, _ = built  # by now it holds smallcnn-w4-s0 and smallcnn-w4-s1
-    assert main(["diff", "--store", str(store), "smallcnn-w4-s0", "smallcnn-w4-s1:features.3"]) == 0
+    assert main(["diff", "--store", str(store), "smallcnn-w4-s0:features.3", "smallcnn-w4-s1"]) == 0
     out = capsys.readouterr().out
     assert "A = smallcnn-w4-s0:features.3" in out and "B = smallcnn-w4-s1:features.3" in out
     changed = query(StorePaths(store), """
         SELECT count(*) AS n FROM explanations a JOIN explanations b USING (image_id)
-        WHERE a.backbone = 'smallcnn-w4-s0' AND b.backbone = 'smallcnn-w4-s1' AND a.sentence <> b.sentence""").to_pylist()[0]["n"]
+        WHERE a.backbone = 'smallcnn-w4-s0' AND b.backbone = 'smallcnn-w4-s1' AND a.layer = 'features.3' AND b.layer = 'features.3'
+          AND a.sentence <> b.sentence""").to_pylist()[0]["n"]
     assert f"Test-image sentences that changed: {changed} of " in out
-    counts = query(StorePaths(store), "SELECT backbone, sum(filters) AS n FROM attribute_filter_counts GROUP BY 1 ORDER BY 1").to_pylist()
-    named = query(StorePaths(store), "SELECT backbone, count(*) AS n FROM filter_stats WHERE top_attribute_id >= 0 GROUP BY 1 ORDER BY 1").to_pylist()
-    assert counts == named and len(counts) == 2  # each filter with a distribution counted once, per backbone
+    counts = query(StorePaths(store), "SELECT backbone, layer, sum(filters) AS n FROM attribute_filter_counts GROUP BY ALL ORDER BY ALL").to_pylist()
+    named = query(StorePaths(store), "SELECT backbone, layer, count(*) AS n FROM filter_stats WHERE top_attribute_id >= 0 GROUP BY ALL ORDER BY ALL").to_pylist()
+    assert counts == named and len(counts) == 3  # each filter with a distribution counted once, per backbone
 
 
 def test_pretrained_backbone_with_other_classes_gets_a_trained_head(tmp_path, prefect_harness):

@@ -11,7 +11,7 @@ def test_empty_and_orphan_captions_are_recorded_not_parsed():
     usable, errors = caption_errors(captions, pd.Series([10, 11]))
     assert usable["caption_id"].tolist() == [1]
     assert sorted(zip(errors["item"], errors["reason"])) == [
-        ("caption 2", "empty caption"), ("caption 3", "caption for an unknown image id"), ("caption 4", "empty caption"),
+        ("caption 2", "empty caption"), ("caption 3", "caption for unknown image"), ("caption 4", "empty caption"),
     ]
 
 
