@@ -36,8 +36,9 @@ def split_tensors(dataset: StageResult, split: str, preprocessing: Preprocessing
 
 
 def _output_size(model: torch.nn.Module, preprocessing: Preprocessing) -> int:
+    device = next(model.parameters()).device
     with torch.no_grad():
-        probe = torch.zeros(1, 3, preprocessing.image_size, preprocessing.image_size)
+        probe = torch.zeros(1, 3, preprocessing.image_size, preprocessing.image_size, device=device)
         return int(model.eval()(probe).shape[1])
 
 

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from pathlib import Path
 
 import pytest
+from _helpers import FIXTURES
 
 from filterspeak.flows.captions_cli import add_captions_commands, run_captions
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _nltk_data():
-    with pytest.MonkeyPatch.context() as mp:
-        if not os.environ.get("NLTK_DATA"):
-            mp.setenv("NLTK_DATA", str(SHARED / "nltk_data"))
-        yield
 
 
 def cli(*argv: str) -> int:

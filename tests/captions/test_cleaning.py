@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from filterspeak.captions.cleaning import clean_captions, clean_text, looks_english, match_images
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _nltk_data():
-    with pytest.MonkeyPatch.context() as mp:
-        if not os.environ.get("NLTK_DATA"):
-            mp.setenv("NLTK_DATA", str(SHARED / "nltk_data"))
-        yield
 
 
 def frame_of(texts, keys=None):

@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import os
 import random
-from pathlib import Path
 
 import pytest
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-FLICKR = SHARED / "data" / "flickr8k" / "Flickr8k.token.txt"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _nltk_data():
-    with pytest.MonkeyPatch.context() as mp:
-        if not os.environ.get("NLTK_DATA"):
-            mp.setenv("NLTK_DATA", str(SHARED / "nltk_data"))
-        yield
+from _helpers import FLICKR, load_gold
 
 
 def sample_captions(n: int = 3000) -> list[str]:
     texts = []
     for name in ("gold_birds.jsonl", "gold_birds_holdout.jsonl", "gold_flickr8k.jsonl"):
-        with (FIXTURES / name).open(encoding="utf-8") as fh:
-            texts += [json.loads(line)["text"] for line in fh if line.strip()]
+        texts += [record["text"] for record in load_gold(name)]
     texts += ["a bird with a red crown, " * 400, "123 456", "<b>x</b>", "no no no", "the 1990 red-ish car"]
     if FLICKR.exists():
         lines = FLICKR.read_text(encoding="utf-8").splitlines()

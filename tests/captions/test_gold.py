@@ -20,36 +20,10 @@ over (caption, phrase) pairs. Run with ``-s`` to see the figures and the misses.
 
 from __future__ import annotations
 
-import json
-import os
 import time
-from pathlib import Path
 
 import pytest
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-FLICKR = SHARED / "data" / "flickr8k" / "Flickr8k.token.txt"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _nltk_data():
-    with pytest.MonkeyPatch.context() as mp:
-        if not os.environ.get("NLTK_DATA"):
-            mp.setenv("NLTK_DATA", str(SHARED / "nltk_data"))
-        yield
-
-
-@pytest.fixture(scope="module")
-def parser():
-    from filterspeak.captions.parser import CaptionParser
-
-    return CaptionParser()
-
-
-def load_gold(name: str) -> list[dict]:
-    with (FIXTURES / name).open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+from _helpers import FLICKR, load_gold
 
 
 def score(parser, records: list[dict]) -> tuple[float, float, list[str]]:
@@ -103,28 +77,17 @@ def test_gold_flickr_lines_match_the_shared_file():
         assert lines[record["line"] - 1] == record["raw"]
 
 
-def test_gold_birds(parser):
-    records = load_gold("gold_birds.jsonl")
+@pytest.mark.parametrize("name, title, min_precision, min_recall", [
+    ("gold_birds.jsonl", "CUB-style bird captions", 0.90, 0.85),
+    ("gold_birds_holdout.jsonl", "CUB-style bird captions, held out", 0.90, 0.85),
+    ("gold_flickr8k.jsonl", "Flickr8k captions", 0.80, 0.75),
+], ids=["birds", "birds_holdout", "flickr8k"])
+def test_gold_scores(parser, name, title, min_precision, min_recall):
+    records = load_gold(name)
     precision, recall, misses = score(parser, records)
-    report("CUB-style bird captions", records, precision, recall, misses)
-    assert precision >= 0.90
-    assert recall >= 0.85
-
-
-def test_gold_birds_holdout(parser):
-    records = load_gold("gold_birds_holdout.jsonl")
-    precision, recall, misses = score(parser, records)
-    report("CUB-style bird captions, held out", records, precision, recall, misses)
-    assert precision >= 0.90
-    assert recall >= 0.85
-
-
-def test_gold_flickr8k(parser):
-    records = load_gold("gold_flickr8k.jsonl")
-    precision, recall, misses = score(parser, records)
-    report("Flickr8k captions", records, precision, recall, misses)
-    assert precision >= 0.80
-    assert recall >= 0.75
+    report(title, records, precision, recall, misses)
+    assert precision >= min_precision
+    assert recall >= min_recall
 
 
 def test_all_flickr8k_captions_parse():

@@ -3,39 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _nltk_data():
-    """Point NLTK_DATA at the shared offline copy unless the environment already sets it."""
-    with pytest.MonkeyPatch.context() as mp:
-        if not os.environ.get("NLTK_DATA"):
-            mp.setenv("NLTK_DATA", str(SHARED / "nltk_data"))
-        yield
-
-
-@pytest.fixture(scope="module")
-def parser():
-    from filterspeak.captions.parser import CaptionParser
-
-    return CaptionParser()
-
-
-@pytest.fixture(scope="module")
-def marking_parser():
-    from filterspeak.captions.parser import CaptionParser, ParserConfig
-
-    return CaptionParser(ParserConfig(negation="mark"))
-
-
-def texts(phrases):
-    return [p.text for p in phrases]
+from _helpers import FLICKR, texts
 
 
 CASES = [
@@ -272,7 +242,7 @@ def test_missing_nltk_data_message(tmp_path, monkeypatch, loader, resource):
 
 
 def test_flickr_sample_never_raises(parser):
-    path = SHARED / "data" / "flickr8k" / "Flickr8k.token.txt"
+    path = FLICKR
     if not path.exists():
         pytest.skip("shared Flickr8k captions not available")
     with path.open(encoding="utf-8") as fh:

@@ -2,34 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _nltk_data():
-    with pytest.MonkeyPatch.context() as mp:
-        if not os.environ.get("NLTK_DATA"):
-            mp.setenv("NLTK_DATA", str(SHARED / "nltk_data"))
-        yield
-
-
-@pytest.fixture(scope="module")
-def parser():
-    from filterspeak.captions.parser import CaptionParser
-
-    return CaptionParser()
-
-
-@pytest.fixture(scope="module")
-def marking_parser():
-    from filterspeak.captions.parser import CaptionParser, ParserConfig
-
-    return CaptionParser(ParserConfig(negation="mark"))
 
 
 RULES = [

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from _helpers import FIXTURES, FLICKR
 
 from filterspeak.captions.sources import (
     CAPTION_COLUMNS,
@@ -14,9 +14,6 @@ from filterspeak.captions.sources import (
     CaptionSourceError,
     read_captions,
 )
-
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
 
 def check_frame(frame: pd.DataFrame) -> None:
@@ -212,7 +209,7 @@ def test_csv_variants_and_errors(tmp_path):
 
 
 def test_shared_flickr8k_reads_every_caption():
-    path = SHARED / "data" / "flickr8k" / "Flickr8k.token.txt"
+    path = FLICKR
     if not path.exists():
         pytest.skip(f"{path} not found (the shared Flickr8k captions are a dev asset)")
     frame, errors = read_captions(path, "flickr8k")
