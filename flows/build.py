@@ -68,9 +68,10 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
             paths, dataset, backbone, spec, options.preprocessing, layers,
             head="none" if trained_head else "model", device=options.device, progress=progress,
         )
-        extract_seconds = round((time.perf_counter() - extract_clock) / len(layers), 2)
+        computed = sum(not e.reused for e in extractions)  # one pass served every computed layer
+        extract_seconds = round((time.perf_counter() - extract_clock) / max(computed, 1), 2)
         for layer, extraction in zip(layers, extractions):
-            note(extraction, extract_seconds, layer)
+            note(extraction, 0.0 if extraction.reused else extract_seconds, layer)
             decision = (
                 run(stages.head_task, paths, dataset, extraction, options.head_params, layer=layer) if trained_head else extraction
             )
