@@ -36,6 +36,7 @@ class BuildReport:
 def build(store: str | None = None, options: BuildOptions | None = None, progress: bool = True) -> BuildReport:
     """Run every stage for one dataset × backbone × layer(s); reuse whatever is already built."""
     options = options or BuildOptions()
+    options.validate()
     paths = StorePaths.at(store).ensure()
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]

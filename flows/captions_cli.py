@@ -141,9 +141,7 @@ def run_captions_vocab(args: argparse.Namespace, out: TextIO | None = None,
                        err: TextIO | None = None) -> int:
     """``filterspeak captions vocab FILE --format F [--min-df N] [--max-size N] [--json]``:
     one line per phrase, most frequent first: ``phrase<TAB>document frequency``."""
-    import pandas as pd
-
-    from filterspeak.captions.vocabulary import build_vocabulary
+    from filterspeak.captions.vocabulary import build_vocabulary, phrase_rows
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -151,13 +149,7 @@ def run_captions_vocab(args: argparse.Namespace, out: TextIO | None = None,
     texts = usable["text"].tolist()
     parsed = parser.parse_many(texts, progress=err.isatty() and len(texts) > 20_000,
                                workers=None)
-    records = [
-        (key, p.text, p.modifier, p.noun)
-        for key, phrases in zip(usable["image_key"].tolist(), parsed)
-        for p in phrases
-        if not p.negated
-    ]
-    image_phrases = pd.DataFrame(records, columns=["image_id", "phrase", "modifier", "noun"])
+    image_phrases = phrase_rows(usable["image_key"].tolist(), parsed)
     vocab = build_vocabulary(image_phrases, min_df=args.min_df, max_size=args.max_size)
     if vocab.empty:
         distinct = image_phrases["phrase"].nunique()

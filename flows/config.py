@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from filterspeak.backbones.linear_head import HeadParams
-from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.backbones.features import layer_module
+from filterspeak.backbones.registry import BackboneSpec, Preprocessing, build_backbone
 from filterspeak.captions.parser import ParserConfig
 from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.tasks.count_cooccurrence import CooccurrenceParams
@@ -83,6 +84,13 @@ class BuildOptions:
         if not layer:
             raise ValueError(f"--layer is required for backbone {self.backbone!r} (a module name such as features.12 or layer4)")
         return list(dict.fromkeys(name.strip() for name in layer.split(",") if name.strip()))
+
+    def validate(self) -> None:
+        """Fail in a second, before any work, on a wrong backbone name, weights file or layer."""
+        spec = self.backbone_spec
+        model = build_backbone(spec, num_classes=2 if spec.trainable else None)
+        for layer in self.layers:
+            layer_module(model, layer)
 
     def trains_head(self, backbone_outputs: int, dataset_classes: int) -> bool:
         """A linear head is fitted when asked, or (auto) when the backbone's classes are not the dataset's."""

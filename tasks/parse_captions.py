@@ -59,13 +59,7 @@ def parse_captions(paths: StorePaths, dataset: StageResult, params: CaptionParam
         images = dataset.read("images", ["image_id", "split"])
         usable, errors = caption_errors(captions, images["image_id"])
         parsed = CaptionParser(params.parser).parse_many(usable["text"].tolist(), progress=progress, workers=2)
-        records = [
-            (image_id, phrase.text, phrase.modifier, phrase.noun)
-            for image_id, phrases in zip(usable["image_id"].tolist(), parsed)
-            for phrase in phrases
-            if not phrase.negated
-        ]
-        image_phrases = pd.DataFrame(records, columns=["image_id", "phrase", "modifier", "noun"])
+        image_phrases = vocabulary.phrase_rows(usable["image_id"].tolist(), parsed)
         vocab = vocabulary.build_vocabulary(image_phrases, min_df=params.min_df, max_size=params.max_size)
         image_attributes = vocabulary.image_attribute_counts(image_phrases, vocab, weighting=params.weighting)
         train_ids = images.loc[images["split"] == "train", "image_id"].to_numpy()

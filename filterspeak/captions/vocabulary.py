@@ -17,6 +17,7 @@ column is present its true rows are dropped here too). ``image_id`` may be any h
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -27,6 +28,7 @@ __all__ = [
     "VOCABULARY_COLUMNS",
     "build_vocabulary",
     "image_attribute_counts",
+    "phrase_rows",
 ]
 
 IMAGE_PHRASE_COLUMNS = ("image_id", "phrase", "modifier", "noun")
@@ -168,3 +170,15 @@ def image_attribute_counts(
     )
     counts = counts.astype({"attribute_id": "int64", "count": "int64"})
     return counts.loc[:, list(_COUNT_COLUMNS)].reset_index(drop=True)
+
+
+def phrase_rows(image_ids: Sequence, parsed: Sequence[Sequence]) -> pd.DataFrame:
+    """One row per (image, extracted phrase) — the input of `build_vocabulary` — from parallel
+    sequences of image ids and `CaptionParser.parse_many` results; negated phrases are left out."""
+    records = [
+        (image_id, phrase.text, phrase.modifier, phrase.noun)
+        for image_id, phrases in zip(image_ids, parsed)
+        for phrase in phrases
+        if not phrase.negated
+    ]
+    return pd.DataFrame(records, columns=list(IMAGE_PHRASE_COLUMNS))

@@ -141,3 +141,14 @@ def test_pretrained_backbone_with_other_classes_gets_a_trained_head(tmp_path, pr
         JOIN (SELECT image_id, sum(contribution) AS total FROM contributions GROUP BY 1) c USING (image_id)
         JOIN head_bias h ON h.class_id = p.predicted_class_id""").to_pylist()[0]["gap"]
     assert check < 1e-6
+
+
+def test_bad_backbone_options_fail_before_any_work(tmp_path, prefect_harness):
+    from filterspeak.backbones.features import LayerNotFound
+    from filterspeak.backbones.registry import BackboneError
+
+    with pytest.raises(LayerNotFound, match="layer 'nope' not found; valid layers: features, features.0"):
+        build(store=str(tmp_path / "a"), options=BuildOptions(**{**TINY.to_dict(), "layer": "nope"}), progress=False)
+    with pytest.raises(BackboneError, match="weights file not found"):
+        build(store=str(tmp_path / "b"), options=BuildOptions(backbone="resnet18", weights=str(tmp_path / "x.pth"), layer="layer4"), progress=False)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # nothing was started
