@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -12,14 +13,26 @@ from PIL import Image
 from filterspeak.backbones.registry import Preprocessing
 
 
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any mode → 8-bit RGB: 16-bit and 32-bit integer greys are scaled, not clipped; alpha is dropped."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        return Image.fromarray(np.clip(values / top * 255.0, 0, 255).astype(np.uint8), "L").convert("RGB")
+    return image.convert("RGB")
+
+
 def load_image(path: str | Path, size: int, resize: int | None = None) -> np.ndarray:
     """RGB uint8 array (size, size, 3); any mode (greyscale, RGBA, CMYK) is converted to RGB.
 
     With `resize`, the shorter side is scaled to `resize` and the centre `size` square cropped
     (torchvision's ImageNet evaluation transform); without, the image is scaled to size×size.
     """
-    with Image.open(path) as image:
-        rgb = image.convert("RGB")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a 10,000² photo is fine: it is shrunk
+        with Image.open(path) as image:
+            image.draft("RGB", (resize or size, resize or size))  # large JPEGs decode at reduced scale
+            rgb = _to_rgb(image)
         if resize is None:
             if rgb.size != (size, size):
                 rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)

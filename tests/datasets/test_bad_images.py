@@ -1,0 +1,96 @@
+"""Bad and unusual image files: skipped with a reason in `errors`, or read correctly as RGB."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from filterspeak.backbones.images import load_image
+from filterspeak.datasets.registry import DatasetParams
+from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks.prepare_dataset import prepare_dataset
+
+
+def _missing(path):
+    return None  # listed in the captions but never written
+
+
+def _zero_bytes(path):
+    path.write_bytes(b"")
+
+
+def _truncated_jpeg(path):
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(path.with_suffix(".tmp.jpg"), "JPEG")
+    data = path.with_suffix(".tmp.jpg").read_bytes()
+    path.with_suffix(".tmp.jpg").unlink()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _not_an_image(path):
+    path.write_text("this is not a picture")
+
+
+BAD = {
+    "zero-byte file": (_zero_bytes, "empty image file (0 bytes)"),
+    "truncated JPEG": (_truncated_jpeg, "truncated or corrupt image"),
+    "text named .jpg": (_not_an_image, "not an image file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_image_is_skipped_and_recorded(tmp_path, case):
+    root = tmp_path / "birds"
+    (root / "a").mkdir(parents=True)
+    for index in range(3):
+        Image.new("RGB", (32, 32), (200, 0, 0)).save(root / "a" / f"good_{index}.jpg")
+    make, reason = BAD[case]
+    make(root / "a" / "bad.jpg")
+    captions = tmp_path / "c.jsonl"
+    names = [f"a/good_{i}.jpg" for i in range(3)] + ["a/bad.jpg"]
+    captions.write_text("".join(json.dumps({"image": n, "caption": "a red bird"}) + "\n" for n in names))
+    params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format="jsonl")
+    result = prepare_dataset(StorePaths(tmp_path / "store").ensure(), params, progress=False)
+    images = result.read("images")
+    assert sorted(p.rsplit("/", 1)[1] for p in images["path"]) == ["good_0.jpg", "good_1.jpg", "good_2.jpg"]
+    errors = result.read("errors")
+    assert len(errors) == 1 and errors["reason"].iloc[0].startswith(reason) and "bad.jpg" in errors["item"].iloc[0]
+    assert set(result.read("captions")["image_id"]) == set(images["image_id"])  # the rest is complete
+
+
+@pytest.mark.parametrize(
+    "mode, make, expected",
+    [
+        ("CMYK", lambda: Image.new("CMYK", (8, 8), (0, 255, 255, 0)), (255, 0, 0)),
+        ("greyscale", lambda: Image.new("L", (8, 8), 128), (128, 128, 128)),
+        ("16-bit PNG", lambda: Image.fromarray(np.full((8, 8), 65535, dtype=np.uint16)), (255, 255, 255)),
+        ("PNG with alpha", lambda: Image.new("RGBA", (8, 8), (0, 0, 255, 10)), (0, 0, 255)),
+    ],
+)
+def test_unusual_modes_read_as_rgb(tmp_path, mode, make, expected):
+    path = tmp_path / "image.png" if mode != "CMYK" else tmp_path / "image.jpg"
+    make().save(path)
+    pixels = load_image(path, 4)
+    assert pixels.shape == (4, 4, 3) and pixels.dtype == np.uint8
+    np.testing.assert_allclose(pixels[0, 0], expected, atol=3)
+
+
+def test_a_10000_pixel_square_image_is_read_shrunk(tmp_path):
+    path = tmp_path / "huge.jpg"
+    Image.new("RGB", (10_000, 10_000), (0, 128, 0)).save(path, "JPEG", quality=50)
+    pixels = load_image(path, 64)
+    assert pixels.shape == (64, 64, 3)
+    np.testing.assert_allclose(pixels[32, 32], (0, 128, 0), atol=4)
+
+
+def test_duplicate_image_ids_keep_the_first(tmp_path):
+    import pandas as pd
+
+    from filterspeak.tasks.prepare_dataset import usable_images
+
+    images = pd.DataFrame({"image_id": [0, 1, 1], "split": "train", "path": ["a", "b", "c"], "class_id": 0})
+    kept, errors = usable_images(images, check_files=False)
+    assert kept["path"].tolist() == ["a", "b"]
+    assert errors.values.tolist() == [["image 1 (c)", "duplicate image id"]]
