@@ -1,0 +1,61 @@
+"""Two builds on one store at once: the second waits for the first's lock; both end well."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from filterspeak.storage.catalog import query
+from filterspeak.storage.locks import build_lock
+from filterspeak.storage.paths import StoreError, StorePaths
+
+TINY = ["--num-classes", "12", "--images-per-class", "6", "--width", "4", "--epochs", "1", "--min-df", "2",
+        "--top-k-images", "10", "--device", "cpu", "--no-progress"]
+
+
+def test_lock_refuses_or_waits_in_process(tmp_path):
+    paths = StorePaths(tmp_path)
+    messages = []
+    with build_lock(paths):
+        with pytest.raises(StoreError, match="another build holds the store lock"):
+            with build_lock(paths, wait=False):
+                pass
+        with pytest.raises(StoreError, match="timed out waiting"):
+            with build_lock(paths, timeout=0.6, notify=messages.append):
+                pass
+    assert messages and messages[0].startswith("waiting for another build")
+    with build_lock(paths, wait=False):  # free again once released
+        pass
+
+
+def _says_it_waits(process: subprocess.Popen) -> bool:
+    """Read the process's output until it says it waits for the lock (False if it ends first)."""
+    for line in iter(process.stdout.readline, ""):
+        if line.startswith("waiting for another build"):
+            return True
+    return False
+
+
+@pytest.mark.slow
+def test_two_concurrent_builds_on_one_store(tmp_path):
+    """Both builds start while the store is locked (so both must wait, deterministically), then
+    run one after the other; both end well and the tables hold both backbones, complete."""
+    store = tmp_path / "store"
+    command = [sys.executable, "-m", "filterspeak.flows.cli", "build", "--store", str(store), *TINY]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with build_lock(StorePaths(store)):
+        processes = [
+            subprocess.Popen([*command, "--train-seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            for seed in (0, 1)
+        ]
+        waited = [_says_it_waits(process) for process in processes]  # blocks until each prints that it waits
+    assert waited == [True, True]
+    outputs = [process.communicate(timeout=600)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    rows = query(StorePaths(store), "SELECT backbone, count(*) AS n FROM explanations GROUP BY 1 ORDER BY 1").to_pylist()
+    tests = query(StorePaths(store), "SELECT count(*) AS n FROM images WHERE split = 'test'").to_pylist()[0]["n"]
+    assert [r["backbone"] for r in rows] == ["smallcnn-w4-s0", "smallcnn-w4-s1"]
+    assert all(r["n"] == tests for r in rows)  # both complete, nothing duplicated
