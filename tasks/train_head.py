@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 
 from filterspeak.backbones import linear_head
 from filterspeak.backbones.linear_head import HeadParams

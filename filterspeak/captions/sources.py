@@ -104,14 +104,16 @@ def _read_text(path: Path) -> str:
 
 
 def _lines(path: Path, errors: list[ErrorRow], label: str | None = None):
-    """(1-based line number, line) for the UTF-8-valid lines of a file; a line with invalid
-    UTF-8 becomes an error row 'invalid UTF-8 at line N'."""
+    """(1-based line number, line) for the non-blank, UTF-8-valid lines of a file; a line with
+    invalid UTF-8 becomes an error row 'invalid UTF-8 at line N'."""
     label = label or path.name
     lines = _read_text(path).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     for number, line in enumerate(lines, 1):
         line = line.rstrip("\r")
+        if not line.strip():
+            continue
         if _has_bad_bytes(line):
             errors.append(_error(f"{label}:{number}", f"invalid UTF-8 at line {number}"))
             continue
@@ -165,8 +167,7 @@ def read_cub(path: str | os.PathLike) -> tuple[pd.DataFrame, list[ErrorRow]]:
         class_folder = rel.parts[0]
         key = f"{class_folder}/{file.stem}.jpg"
         for number, line in _lines(file, errors, label=rel.as_posix()):
-            if line.strip():
-                rows.append((key, line.strip(), number))
+            rows.append((key, line.strip(), number))
     return _frame(rows), errors
 
 
@@ -223,8 +224,6 @@ def read_flickr8k(path: str | os.PathLike) -> tuple[pd.DataFrame, list[ErrorRow]
     rows: list[tuple[str, str, int]] = []
     errors: list[ErrorRow] = []
     for number, line in _lines(file, errors):
-        if not line.strip():
-            continue
         key, tab, caption = line.partition("\t")
         image = key.rpartition("#")[0] if "#" in key else key
         image = image.strip()
@@ -250,8 +249,6 @@ def read_jsonl(path: str | os.PathLike) -> tuple[pd.DataFrame, list[ErrorRow]]:
     rows: list[tuple[str, str, int]] = []
     errors: list[ErrorRow] = []
     for number, line in _lines(file, errors):
-        if not line.strip():
-            continue
         item = f"{file.name}:{number}"
         try:
             record = json.loads(line)
