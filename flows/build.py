@@ -33,8 +33,13 @@ class BuildReport:
 
 
 @flow(name="build", log_prints=True)
-def build(store: str | None = None, options: BuildOptions | None = None, progress: bool = True) -> BuildReport:
-    """Run every stage for one dataset × backbone × layer(s); reuse whatever is already built."""
+def build(
+    store: str | None = None, options: BuildOptions | None = None, progress: bool = True, latest: bool = True
+) -> BuildReport:
+    """Run every stage for one dataset × backbone × layer(s); reuse whatever is already built.
+
+    `latest=False` builds without becoming the store's default build (what `explain` and
+    `evaluate` pick when no backbone is named)."""
     options = options or BuildOptions()
     options.validate()
     paths = StorePaths.at(store).ensure()
@@ -90,6 +95,7 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
                     spec.name, layer, {r.stage: r.manifest.fingerprint for r in shared + layer_results},
                     options.to_dict(), run_id, decision=decision.stage,
                 ),
+                latest=latest,
             )
         publish(paths, results)
         record_run(paths, run_id, started, records)

@@ -28,16 +28,19 @@ def _path(paths: StorePaths, backbone: str, layer: str):
     return paths.root / "builds" / f"{safe_segment(backbone)}__{safe_segment(layer)}.json"
 
 
-def save_build_record(paths: StorePaths, record: BuildRecord) -> None:
+def save_build_record(paths: StorePaths, record: BuildRecord, latest: bool = True) -> None:
+    """Record a build; `latest=False` keeps `explain`'s default build (evaluation twins use it)."""
     target = _path(paths, record.backbone, record.layer)
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     temporary.write_text(json.dumps(asdict(record), indent=2, sort_keys=True))
     os.replace(temporary, target)
-    latest = paths.root / "builds" / "latest.json"
-    temporary = latest.with_name(f".latest.json.{os.getpid()}.tmp")
+    if not latest:
+        return
+    latest_path = paths.root / "builds" / "latest.json"
+    temporary = latest_path.with_name(f".latest.json.{os.getpid()}.tmp")
     temporary.write_text(json.dumps({"backbone": record.backbone, "layer": record.layer}))
-    os.replace(temporary, latest)
+    os.replace(temporary, latest_path)
 
 
 def load_build_record(paths: StorePaths, backbone: str | None = None, layer: str | None = None) -> BuildRecord:
