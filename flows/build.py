@@ -7,8 +7,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
+from filterspeak.flows.artifacts import publish_build_artifacts
 from filterspeak.flows.config import BuildOptions
 from filterspeak.storage.builds import BuildRecord, save_build_record
 from filterspeak.storage.cache import StageResult
@@ -54,7 +55,7 @@ def build(
         records.append(StageRecord(result.stage, result.manifest.fingerprint, result.reused, seconds, *scope))
         results.append(result)
         where = f" [{layer}]" if layer else ""
-        print(f"{result.stage + where:<28} {'reused' if result.reused else 'computed':<9} {seconds:7.2f} s")
+        get_run_logger().info(f"{result.stage + where:<28} {'reused' if result.reused else 'computed':<9} {seconds:7.2f} s")
         return result
 
     def run(stage_task, *args, layer: str | None = None, per_backbone: bool = True, **kwargs) -> StageResult:
@@ -102,7 +103,7 @@ def build(
         rebuild_catalog(paths)
 
     first = outcomes[layers[0]]
-    return BuildReport(
+    report = BuildReport(
         store=str(paths.root),
         run_id=run_id,
         backbone=spec.name,
@@ -122,3 +123,5 @@ def build(
         examples=list(first["explanations"].metrics.get("examples", [])),
         seconds=round(time.perf_counter() - clock, 2),
     )
+    publish_build_artifacts(report, results)  # the stage table and summary on the run's page in the UI
+    return report

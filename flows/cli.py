@@ -14,6 +14,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from filterspeak.flows.captions_cli import add_captions_commands, run_captions  # noqa: E402
 from filterspeak.flows.config import BuildOptions  # noqa: E402
+from filterspeak.flows.serve import add_serve_arguments, run_serve  # noqa: E402
 from filterspeak.storage.paths import DEFAULT_STORE, STORE_ENV, StoreError, StorePaths  # noqa: E402
 
 _OPTION_HELP = {
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="one JSON object per image")
 
     add_captions_commands(commands)
+    add_serve_arguments(commands.add_parser("serve", help="one process that schedules and runs the build and explain flows (no work pool or worker)"))
 
     diff = commands.add_parser("diff", help="compare two builds (backbones or layers) on the same data")
     _store_argument(diff)
@@ -146,7 +148,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"build": _build, "train-head": _build, "sql": _sql, "explain": _explain, "diff": _diff, "captions": run_captions}
+    handlers = {"build": _build, "train-head": _build, "sql": _sql, "explain": _explain, "diff": _diff, "captions": run_captions, "serve": run_serve}
     try:
         return handlers[args.command](args)
     except (StoreError, ValueError, FileNotFoundError, RuntimeError) as error:
