@@ -95,12 +95,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def _build(args: argparse.Namespace) -> int:
     from filterspeak.flows.build import build
+    from filterspeak.flows.run_errors import failures_reported_by_cli
     from filterspeak.flows.summary import format_report
 
     values = {option.name: getattr(args, option.name) for option in fields(BuildOptions) if hasattr(args, option.name)}
     if args.command == "train-head":
         values["head"] = "train"
-    report = build(store=args.store, options=BuildOptions(**values), progress=not args.no_progress)
+    options = BuildOptions(**values)
+    options.validate()  # a wrong backbone, weights file or layer: one line, before Prefect starts
+    StorePaths.at(args.store).ensure()  # likewise an unwritable store
+    with failures_reported_by_cli():
+        report = build(store=args.store, options=options, progress=not args.no_progress)
     print(format_report(report))
     if args.command == "train-head":
         head = next(record for record in report.stages if record.stage == "head")
@@ -111,8 +116,13 @@ def _build(args: argparse.Namespace) -> int:
 
 def _sql(args: argparse.Namespace) -> int:
     from filterspeak.storage.catalog import query
+    from filterspeak.storage.locks import running_build
 
-    table = query(StorePaths.at(args.store), args.query).to_pandas()
+    paths = StorePaths.at(args.store)
+    table = query(paths, args.query).to_pandas()
+    holder = running_build(paths)
+    if holder:
+        print(f"note: a build is running on this store ({holder}); these are the tables of the last finished build", file=sys.stderr)
     if args.format == "csv":
         sys.stdout.write(table.to_csv(index=False))
     elif args.format == "json":
@@ -151,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"build": _build, "train-head": _build, "sql": _sql, "explain": _explain, "diff": _diff, "captions": run_captions, "serve": run_serve}
     try:
         return handlers[args.command](args)
-    except (StoreError, ValueError, FileNotFoundError, RuntimeError) as error:
+    except (StoreError, ValueError, OSError, RuntimeError) as error:  # OSError: unreadable files, a full disk
         print(f"filterspeak: error: {error}", file=sys.stderr)
         return 2
 

@@ -4,6 +4,8 @@
 -- Inputs (views): activations(image_id, filter, max_response, mean_response),
 --                 image_attributes(image_id, attribute_id, probability), images(image_id, split).
 -- Parameters: $response 'max' | 'mean' (which s_f), $top_k (images kept per filter; 0 = all).
+-- Both sums run in image order: a parallel sum adds in whatever order threads finish, so the
+-- last bits (and ties further down) would differ from run to run; these tables must not.
 WITH responses AS (
     SELECT a.image_id,
            a.filter,
@@ -18,13 +20,15 @@ ranked AS (
     WHERE response > 0
 ),
 selected AS (
-    SELECT filter, image_id, response / sum(response) OVER (PARTITION BY filter) AS image_given_filter
+    SELECT filter, image_id,
+           response / sum(response) OVER (PARTITION BY filter ORDER BY image_id
+                                          ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS image_given_filter
     FROM ranked
     WHERE $top_k = 0 OR response_rank <= $top_k
 )
 SELECT s.filter::INTEGER AS filter,
        ia.attribute_id,
-       sum(s.image_given_filter * ia.probability) AS cooccurrence,
+       sum(s.image_given_filter * ia.probability ORDER BY s.image_id) AS cooccurrence,
        count(*)::BIGINT AS support
 FROM selected AS s
 JOIN image_attributes AS ia USING (image_id)

@@ -130,15 +130,39 @@ def _complete(directory: Path, manifest: StageManifest) -> bool:
     return all(path.exists() for path in paths)
 
 
+def stage_key(stage: str, inputs: dict[str, Any]) -> str:
+    """The fingerprint a stage output (and its resumable work area) is stored under."""
+    return fingerprint({"stage": stage, "inputs": inputs})
+
+
 def lookup(paths: StorePaths, stage: str, inputs: dict[str, Any]) -> StageResult | None:
     """The complete cached output for these inputs, or None."""
-    final = paths.stage_dir(stage, fingerprint({"stage": stage, "inputs": inputs}))
+    final = paths.stage_dir(stage, stage_key(stage, inputs))
     manifest_path = final / "manifest.json"
     if manifest_path.exists():
         manifest = StageManifest.load(manifest_path)
         if _complete(final, manifest):
             return StageResult(manifest=manifest, directory=final, reused=True)
     return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_dead_partials(final: Path) -> None:
+    """Delete what killed runs left half-built for this output (`.<key>.<pid>.partial` of a pid
+    that is gone); a live process's partial output is its own and stays."""
+    for partial in final.parent.glob(f".{final.name}.*.partial"):
+        pid = partial.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
 
 
 def run_stage(
@@ -151,10 +175,11 @@ def run_stage(
     cached = lookup(paths, stage, inputs)
     if cached is not None:
         return cached
-    key = fingerprint({"stage": stage, "inputs": inputs})
+    key = stage_key(stage, inputs)
     final = paths.stage_dir(stage, key)
 
     started = time.perf_counter()
+    _remove_dead_partials(final)
     work = final.with_name(f".{key}.{os.getpid()}.partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -17,11 +18,15 @@ import pyarrow as pa
 
 from filterspeak.sql import load_sql
 from filterspeak.storage.cache import StageResult
+from filterspeak.storage.locks import running_build
 from filterspeak.storage.paths import StoreError, StorePaths
 from filterspeak.storage.schemas import SCHEMAS, partition_columns
 
-_WRITE_KEYWORDS = ("insert", "update", "delete", "create", "drop", "alter", "copy", "attach", "detach",
-                   "install", "load", "pragma", "set", "call", "export", "import", "vacuum", "checkpoint")
+# What `query` runs: one statement that only reads (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW and
+# SUMMARIZE parse as SELECT). Judged by DuckDB's own parser, so "SELECT 1; DROP ..." or
+# "COPY (SELECT ...) TO 'file'" cannot slip through behind a harmless first word.
+_READ_ONLY_TYPES = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 
 
 def load_pointers(paths: StorePaths) -> dict[str, dict[str, dict]]:
@@ -94,19 +99,66 @@ def rebuild_catalog(paths: StorePaths) -> Path:
     return paths.catalog
 
 
+def _statement_types(statement: str) -> list[duckdb.StatementType]:
+    connection = duckdb.connect()
+    try:
+        return [parsed.type for parsed in connection.extract_statements(statement)]
+    finally:
+        connection.close()
+
+
 def is_read_only_statement(statement: str) -> bool:
-    """True when the statement starts like a query (SELECT/WITH/DESCRIBE/SHOW/EXPLAIN...)."""
-    words = statement.strip().lstrip("(").split(None, 1)
-    return bool(words) and words[0].lower() not in _WRITE_KEYWORDS
+    """True for exactly one statement that only reads (SELECT/WITH/FROM/DESCRIBE/SHOW/SUMMARIZE/EXPLAIN)."""
+    try:
+        _check_read_only(statement)
+    except StoreError:
+        return False
+    return True
+
+
+def _check_read_only(statement: str) -> None:
+    """Raise the user-facing refusal (or the parser's error) unless `statement` only reads."""
+    try:
+        types = _statement_types(statement)
+    except duckdb.Error as error:
+        raise StoreError(f"SQL error: {error}") from None
+    refused = [t.name for t in types if t not in _READ_ONLY_TYPES]
+    if refused or len(types) != 1:
+        got = f"got {', '.join(refused)}" if refused else f"got {len(types)} statements"
+        raise StoreError(
+            f"only read-only queries are allowed, one statement at a time (SELECT, WITH, FROM, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN); {got}"
+        )
+
+
+def _open_failure(paths: StorePaths, error: duckdb.Error) -> str:
+    """One line saying why the catalog cannot be opened for reading."""
+    message = str(error).splitlines()[0]
+    holder = _LOCK_HOLDER.search(message)
+    if holder:
+        return (
+            f"the catalog {paths.catalog} is locked by another process (PID {holder.group(2)}, {holder.group(1)}) that opened it "
+            "for writing; close that connection, or open the catalog read-only (duckdb -readonly, read_only=True)"
+        )
+    return f"cannot open the catalog {paths.catalog}: {message}"
 
 
 def query(paths: StorePaths, statement: str, params: dict | None = None) -> pa.Table:
-    """Run a read-only SQL statement (with optional named $parameters) against the store's catalog."""
+    """Run a read-only SQL statement (with optional named $parameters) against the store's catalog.
+
+    Works while a build runs: the build writes a new catalog beside the old one and renames it
+    into place, so a query sees the last finished build's tables, never a half-written catalog.
+    Works on a read-only store: the catalog is opened read-only and nothing is written."""
     if not paths.catalog.exists():
+        holder = running_build(paths)
+        if holder:
+            raise StoreError(f"no catalog at {paths.catalog} yet: the first build on this store is still running ({holder}); "
+                             "try again when it ends")
         raise StoreError(f"no catalog at {paths.catalog}: run `filterspeak build --store {paths.root}` first")
-    if not is_read_only_statement(statement):
-        raise StoreError("only read-only statements are allowed (SELECT, WITH, DESCRIBE, SHOW, EXPLAIN)")
-    connection = duckdb.connect(str(paths.catalog), read_only=True)
+    _check_read_only(statement)
+    try:
+        connection = duckdb.connect(str(paths.catalog), read_only=True)
+    except duckdb.Error as error:
+        raise StoreError(_open_failure(paths, error)) from None
     try:
         return connection.sql(statement, params=params).to_arrow_table()
     except duckdb.Error as error:

@@ -11,6 +11,34 @@ from typing import Callable, Iterator
 from filterspeak.storage.paths import StoreError, StorePaths
 
 
+def _lock_soon(handle) -> None:
+    """The exclusive lock, allowing a moment for a reader's brief probe (`running_build`) to end."""
+    for attempt in range(3):
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if attempt == 2:
+                raise
+            time.sleep(0.05)
+
+
+def running_build(paths: StorePaths) -> str | None:
+    """Who holds the build lock ("pid 123"), or None when no build is running. Only reads, so
+    it works on a read-only store."""
+    try:
+        handle = open(paths.lock)
+    except OSError:
+        return None  # no lock file: no build has ever run here
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "another process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
 @contextmanager
 def build_lock(
     paths: StorePaths, wait: bool = True, timeout: float | None = None, notify: Callable[[str], None] = print
@@ -20,8 +48,9 @@ def build_lock(
     handle = open(paths.lock, "a+")
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_soon(handle)
         except BlockingIOError:
+            handle.seek(0)  # "a+" starts at the end
             holder = handle.read().strip() or "another process"
             if not wait:
                 raise StoreError(f"another build holds the store lock {paths.lock} ({holder}); try again when it ends")

@@ -34,4 +34,9 @@ def write_table(frame: pd.DataFrame | pa.Table, path: Path, table: str) -> int:
 
 
 def read_table(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
-    return pq.read_table(path, columns=columns).to_pandas()
+    return read_arrow(path, columns).to_pandas()
+
+
+def read_arrow(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """As Arrow: list columns (extraction shards) convert to NumPy without a pandas detour."""
+    return pq.read_table(path, columns=columns)

@@ -35,6 +35,7 @@ class StorePaths:
     runs/<run_id>.parquet           one row per stage per build run
     catalog.json                    which stage outputs are current, per table and partition
     catalog.duckdb                  views over the current Parquet files
+    work/<stage>/<fingerprint>/     resumable shards of a stage run not finished yet (never published)
     """
 
     root: Path
@@ -52,6 +53,11 @@ class StorePaths:
 
     def manifest(self, stage: str, fingerprint: str) -> Path:
         return self.stage_dir(stage, fingerprint) / "manifest.json"
+
+    def work_dir(self, stage: str, fingerprint: str) -> Path:
+        """Scratch space of one stage run (extraction shards): survives a crash so the next run
+        resumes, is deleted once the stage output is stored, and no catalog view reads it."""
+        return self.root / "work" / stage / fingerprint
 
     @property
     def runs(self) -> Path:
@@ -75,6 +81,8 @@ class StorePaths:
             self.runs.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StoreError(f"cannot write the store at {self.root}: {error.strerror}") from error
+        if not os.access(self.root, os.W_OK | os.X_OK):  # an existing store that is read-only (chmod, ro mount)
+            raise StoreError(f"cannot write the store at {self.root}: it is read-only (`filterspeak sql` can still read it)")
         return self
 
 

@@ -113,6 +113,20 @@ SCHEMAS: dict[str, pa.Schema] = {
     ),
 }
 
+# Scratch tables of resumable stage runs (storage/shards.py): never published, never in the
+# catalog. One row per image of an extraction shard; list columns hold its per-filter values.
+WORK_SCHEMAS: dict[str, pa.Schema] = {
+    "extract_shard": pa.schema(
+        [
+            ("image_id", _I64),
+            ("max_response", pa.list_(_F32)),
+            ("mean_response", pa.list_(_F32)),
+            ("contributions", pa.list_(_F64)),  # null unless decomposed by gradient x activation
+            ("logits", pa.list_(_F64)),  # null when a trained head decides later
+        ]
+    ),
+}
+
 PARTITIONS: dict[str, tuple[str, ...]] = {
     "errors": ("stage",),
     "backbones": BACKBONE,
@@ -132,7 +146,7 @@ PARTITIONS: dict[str, tuple[str, ...]] = {
 
 def schema_for(table: str) -> pa.Schema:
     try:
-        return SCHEMAS[table]
+        return SCHEMAS[table] if table in SCHEMAS else WORK_SCHEMAS[table]
     except KeyError:
         raise KeyError(f"unknown table {table!r}; known: {', '.join(sorted(SCHEMAS))}") from None
 

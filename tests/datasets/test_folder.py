@@ -102,3 +102,21 @@ def test_build_accepts_every_caption_format(folder, tmp_path, caption_format):
     table = result.read("captions").merge(result.read("images"), on="image_id")
     assert len(table) == 6 and result.metrics["errors"] == 0
     assert all(("red" in text) == (class_id == 0) for text, class_id in zip(table["text"], table["class_id"]))
+
+
+def test_caption_file_that_is_not_utf8_loses_only_its_bad_lines(folder, tmp_path):
+    """A Latin-1 caption file through the dataset stage: each undecodable line is an `errors` row
+    (so is the image left without captions); every other caption is kept."""
+    root, _ = folder
+    rows = [("cardinal/cardinal_0.png", "a red bird"), ("cardinal/cardinal_1.png", "a red crown"),
+            ("cardinal/cardinal_2.png", "a crème-coloured breast"), ("jay/jay_0.png", "a blue bird"),
+            ("jay/jay_1.png", "blue wings"), ("jay/jay_2.png", "a blue crest")]
+    captions = tmp_path / "latin1.csv"
+    captions.write_bytes(("image,caption\n" + "".join(f"{key},{text}\n" for key, text in rows)).encode("latin-1"))
+    params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format="csv")
+    result = prepare_dataset(StorePaths(tmp_path / "store").ensure(), params, progress=False)
+    errors = sorted(map(tuple, result.read("errors").values.tolist()))
+    assert errors == [("image cardinal/cardinal_2.png", "image has no captions"), ("latin1.csv:4", "invalid UTF-8 at line 4")]
+    kept = result.read("captions").merge(result.read("images"), on="image_id")
+    assert sorted(kept["text"]) == sorted(text for key, text in rows if "crème" not in text)
+    assert result.metrics["images"] == 6  # the image itself stays usable

@@ -60,3 +60,22 @@ def test_schema_is_enforced(tmp_path):
 
     with pytest.raises(ValueError, match="missing columns"):
         run_stage(paths, "demo", {}, wrong)
+
+
+def test_partial_outputs_of_killed_runs_are_removed(tmp_path):
+    """`.<key>.<pid>.partial` of a process that is gone is deleted; a live process's is kept."""
+    import subprocess
+
+    from filterspeak.storage.cache import stage_key
+
+    paths = StorePaths(tmp_path).ensure()
+    key = stage_key("demo", {"param": 1})
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    dead = paths.stages / "demo" / f".{key}.{ended.pid}.partial"
+    alive = paths.stages / "demo" / f".{key}.1.partial"  # pid 1 always runs
+    for folder in (dead, alive):
+        (folder / "classes").mkdir(parents=True)
+    run_stage(paths, "demo", {"param": 1}, _writer([]))
+    assert not dead.exists() and alive.exists()
+    assert sorted(p.name for p in (paths.stages / "demo").iterdir()) == sorted([key, alive.name])

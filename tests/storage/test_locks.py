@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -53,9 +54,29 @@ def test_two_concurrent_builds_on_one_store(tmp_path):
         ]
         waited = [_says_it_waits(process) for process in processes]  # blocks until each prints that it waits
     assert waited == [True, True]
+    seen = _query_while_running(StorePaths(store), processes)  # `sql` beside the builds: never a half state
     outputs = [process.communicate(timeout=600)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
+    assert seen == sorted(seen, key=lambda n: -1 if n is None else n) and set(seen) <= {None, 0, 1, 2}  # 0, 1 then 2 builds
     rows = query(StorePaths(store), "SELECT backbone, count(*) AS n FROM explanations GROUP BY 1 ORDER BY 1").to_pylist()
     tests = query(StorePaths(store), "SELECT count(*) AS n FROM images WHERE split = 'test'").to_pylist()[0]["n"]
-    assert [r["backbone"] for r in rows] == ["smallcnn-w4-s0", "smallcnn-w4-s1"]
+    assert [r["backbone"] for r in rows] == ["smallcnn-w4-s0-e1", "smallcnn-w4-s1-e1"]
     assert all(r["n"] == tests for r in rows)  # both complete, nothing duplicated
+    counts = query(StorePaths(store), "SELECT backbone, count(*) AS n FROM activations GROUP BY 1 ORDER BY 1").to_pylist()
+    assert [r["n"] for r in counts] == [12 * 6 * 16] * 2  # every image x filter, per backbone
+    assert not any((store / "work").rglob("*.parquet"))  # no extraction shards left behind
+
+
+def _query_while_running(paths: StorePaths, processes: list[subprocess.Popen]) -> list[int | None]:
+    """Backbones in `explanations` as `filterspeak sql` sees them while the builds run (None: no
+    catalog yet; the message says a build is running, or, in the instant before a waiting build
+    takes the lock, to run one)."""
+    seen: list[int | None] = []
+    while any(process.poll() is None for process in processes):
+        try:
+            seen.append(query(paths, "SELECT count(DISTINCT backbone) AS n FROM explanations").to_pylist()[0]["n"])
+        except StoreError as error:
+            assert str(error).startswith(f"no catalog at {paths.catalog}"), str(error)
+            seen.append(None)
+        time.sleep(0.5)
+    return seen

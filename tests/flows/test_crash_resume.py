@@ -1,0 +1,99 @@
+"""kill -9 during extraction, build again: the build resumes from the finished shards and every
+table equals an uninterrupted build's."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from filterspeak.storage.builds import load_build_record
+from filterspeak.storage.catalog import query
+from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.schemas import SCHEMAS
+
+TESTS = Path(__file__).resolve().parents[1]  # crash_backbone.py: a user backbone whose forward can be slowed
+LAYERS = ["2", "4"]  # gradient × activation and GAP + linear decisions, one pass
+OPTIONS = ["--num-classes", "12", "--images-per-class", "16", "--backbone", "crash_backbone:build", "--layer", ",".join(LAYERS),
+           "--min-df", "2", "--top-k-images", "10", "--device", "cpu", "--no-progress"]  # 192 images: 3 shards of 64
+
+
+def _command(store: Path) -> list[str]:
+    return [sys.executable, "-m", "filterspeak.flows.cli", "build", "--store", str(store), *OPTIONS]
+
+
+def _env(sleep: float) -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", "CRASH_BACKBONE_SLEEP": str(sleep)}
+
+
+def _build(store: Path) -> str:
+    done = subprocess.run(_command(store), capture_output=True, text=True, env=_env(0), timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _records(store: Path) -> list[str]:
+    return sorted(p.name for p in (store / "work" / "extract").glob("*/shard-*.json"))
+
+
+def _kill_during_extraction(store: Path) -> None:
+    """Start a build whose batches take 2 s each; SIGKILL it (and its Prefect server) as soon as
+    the first shard of every layer is stored, i.e. while the second shard is being computed."""
+    process = subprocess.Popen(_command(store), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(2.0),
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while len(_records(store)) < len(LAYERS):
+            assert process.poll() is None, "the build ended before it could be killed"
+            assert time.monotonic() < deadline, "extraction never stored a shard"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _tables(store: Path) -> dict[str, pd.DataFrame]:
+    """Every catalog table, rows in a canonical order; image paths relative to the store."""
+    paths = StorePaths(store)
+    frames = {}
+    for table in SCHEMAS:
+        frame = query(paths, f"SELECT * FROM {table} ORDER BY ALL").to_pandas()
+        if table == "images":
+            frame["path"] = [str(Path(p).relative_to(store)) for p in frame["path"]]
+        if table == "runs":  # when and how long differ by nature; what ran must not
+            frame = frame[["stage", "fingerprint", "backbone", "layer"]].sort_values(["stage", "layer", "fingerprint"], ignore_index=True)
+        frames[table] = frame
+    return frames
+
+
+@pytest.mark.slow
+def test_killed_extraction_resumes_to_identical_tables(tmp_path):
+    reference, crashed = tmp_path / "reference", tmp_path / "crashed"
+    _build(reference)
+
+    _kill_during_extraction(crashed)
+    assert _records(crashed) == ["shard-00000.json"] * len(LAYERS)  # killed mid-extraction, one shard in
+    assert not list((crashed / "stages" / "extract").glob("*/manifest.json"))  # no extract output was stored
+    assert not (crashed / "catalog.json").exists() and not (crashed / "catalog.duckdb").exists()  # nothing visible to SQL
+
+    out = _build(crashed)
+    assert f"resuming: 1 of 3 shards done" in out
+    for layer in LAYERS:
+        assert load_build_record(StorePaths(crashed), layer=layer).result(StorePaths(crashed), "extract").metrics["shards_resumed"] == 1
+        assert load_build_record(StorePaths(reference), layer=layer).result(StorePaths(reference), "extract").metrics["shards_resumed"] == 0
+    assert _records(crashed) == [] and _records(reference) == []  # work areas are cleared once stored
+
+    ours, theirs = _tables(crashed), _tables(reference)
+    assert len(ours["activations"]) == 192 * (6 + 8) and len(ours["explanations"]) > 0
+    for table in SCHEMAS:
+        pd.testing.assert_frame_equal(ours[table], theirs[table], check_exact=True, obj=table)
+    pointers = json.loads((crashed / "catalog.json").read_text())
+    assert all(entry["file"].startswith(str(crashed / "stages")) for partitions in pointers.values() for entry in partitions.values())
