@@ -33,10 +33,12 @@ _OPTION_HELP = {
     "head": "who decides: auto (train a linear head when the backbone's classes differ from the dataset's), model, or train",
     "width": "backbone width: the default layer has 4 x width filters",
     "train_seed": "backbone training seed (another seed = another backbone)",
-    "epochs": "backbone training epochs",
+    "epochs": "backbone training epochs (0 = the random initialisation)",
+    "concept_filters": "built-in backbone only: train its first N filters to detect N known attributes (the evaluation's known-filter model)",
     "layer": "layer to explain (default: the backbone's last conv block, e.g. features.3)",
     "device": "where to train and extract: auto, cpu or cuda",
     "min_df": "keep attributes mentioned for at least this many images",
+    "attribute_weighting": "p(a|x) from caption counts or from presence (each attribute of x weighs the same)",
     "response": "filter response s_f(x): spatial max or mean",
     "top_k_images": "images per filter used for p(x|f) (0 = all train images)",
     "prior_correction": "correct p(a|f) for the attribute prior p(a): pmi, lift or none",
@@ -84,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
 
     add_captions_commands(commands)
     add_serve_arguments(commands.add_parser("serve", help="one process that schedules and runs the build and explain flows (no work pool or worker)"))
+
+    evaluate = commands.add_parser("evaluate", help="score the explanations against ground truth (Markdown table; --json for the numbers)")
+    _store_argument(evaluate)
+    evaluate.add_argument("--backbone", default=None, help="backbone name (default: the latest build's)")
+    evaluate.add_argument("--layer", default=None, help="layer (default: the latest build's)")
+    evaluate.add_argument("--json", dest="json_path", default=None, help="also write every number to this JSON file")
+    evaluate.add_argument("--variants", action="store_true", help="also score every method variant (docs/evaluation.md)")
+    evaluate.add_argument("--metrics", default=None,
+                          help="comma list of known_filters, grounding, retrieval, deletion, randomization (default: all)")
+    evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     diff = commands.add_parser("diff", help="compare two builds (backbones or layers) on the same data")
     _store_argument(diff)
@@ -149,6 +162,30 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from filterspeak.evaluation.report import markdown_table, variants_table
+    from filterspeak.flows.evaluate import evaluate
+
+    from filterspeak.tasks.evaluate_build import METRICS
+
+    chosen = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else METRICS
+    record = evaluate(args.store, args.backbone, args.layer, args.variants, args.device, not args.no_progress, chosen)
+    context = record.context
+    print(f"FilterSpeak evaluation of {context['backbone']}:{context['layer']} on {context['dataset']} "
+          f"({context['test_images']} test images)\n")
+    print(markdown_table(record))
+    if record.variants:
+        print("\nVariants (one option changed at a time from the defaults):\n")
+        print(variants_table(record.variants))
+    if args.json_path:
+        Path(args.json_path).write_text(json.dumps(record.to_json(), indent=2, default=float) + "\n")
+        print(f"\nwrote {args.json_path}")
+    return 0
+
+
 def _diff(args: argparse.Namespace) -> int:
     from filterspeak.flows.diff import diff_builds, format_diff
 
@@ -158,7 +195,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"build": _build, "train-head": _build, "sql": _sql, "explain": _explain, "diff": _diff, "captions": run_captions, "serve": run_serve}
+    handlers = {"build": _build, "train-head": _build, "sql": _sql, "explain": _explain, "evaluate": _evaluate, "diff": _diff, "captions": run_captions, "serve": run_serve}
     try:
         return handlers[args.command](args)
     except (StoreError, ValueError, OSError, RuntimeError) as error:  # OSError: unreadable files, a full disk

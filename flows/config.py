@@ -37,9 +37,11 @@ class BuildOptions:
     width: int = 16
     train_seed: int = 0
     epochs: int = 20
+    concept_filters: int = 0
     layer: str | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
     min_df: int = 5
+    attribute_weighting: Literal["counts", "presence"] = "counts"
     response: Literal["max", "mean"] = "max"
     top_k_images: int = 20
     prior_correction: Literal["none", "lift", "pmi"] = "pmi"
@@ -64,13 +66,13 @@ class BuildOptions:
 
     @property
     def caption_params(self) -> CaptionParams:
-        return CaptionParams(min_df=self.min_df, parser=ParserConfig())
+        return CaptionParams(min_df=self.min_df, weighting=self.attribute_weighting, parser=ParserConfig())
 
     @property
     def backbone_spec(self) -> BackboneSpec:
         return BackboneSpec(
             architecture=self.backbone, weights=self.weights, weights_sha256=self.weights_sha256,
-            width=self.width, train_seed=self.train_seed, epochs=self.epochs,
+            width=self.width, train_seed=self.train_seed, epochs=self.epochs, concept_filters=self.concept_filters,
         )
 
     @property

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pandas as pd
 import torch
 
 from filterspeak.backbones import images as image_loading
-from filterspeak.backbones import registry, small_cnn, training
+from filterspeak.backbones import concepts, registry, small_cnn, training
 from filterspeak.backbones.devices import resolve_device
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.storage.cache import StageOutput, StageResult, run_stage
@@ -33,6 +34,15 @@ def split_tensors(dataset: StageResult, split: str, preprocessing: Preprocessing
         image_loading.load_images(chosen["path"].tolist(), preprocessing.image_size, preprocessing.resize),
         torch.tensor(chosen["class_id"].to_numpy(), dtype=torch.long),
     )
+
+
+def planted_concepts(dataset: StageResult, count: int) -> concepts.ConceptTargets:
+    """The attributes the first `count` filters are trained to detect, with train-split labels."""
+    images = dataset.read("images")
+    train_ids = np.sort(images.loc[images["split"] == "train", "image_id"].to_numpy())  # split_tensors' order
+    truth = dataset.read("image_truth")
+    phrases = concepts.choose_concepts(truth, train_ids, dataset.read("class_definitions"), count)
+    return concepts.ConceptTargets(phrases, concepts.concept_labels(train_ids, truth, phrases))
 
 
 def _output_size(model: torch.nn.Module, preprocessing: Preprocessing) -> int:
@@ -53,12 +63,18 @@ def prepare_backbone(
     inputs = {
         "spec": spec.to_dict(),
         "preprocessing": preprocessing.to_dict(),
-        "code": code_version(sys.modules[__name__], registry, small_cnn, training, image_loading),
+        "code": code_version(sys.modules[__name__], registry, small_cnn, training, image_loading, concepts),
     }
     if spec.trainable:  # trained on the data: depends on it
         inputs.update(images=dataset.table_hash("images", IMAGE_KEY_COLUMNS), pixels=dataset.metrics["pixels_hash"])
     else:
         registry.build_backbone(spec)  # fail fast: unknown name, missing or mismatched weights
+    if spec.concept_filters:
+        if not spec.trainable:
+            raise registry.BackboneError("concept_filters applies to the built-in backbone only")
+        if not dataset.read("image_truth", ["image_id"]).shape[0]:
+            raise registry.BackboneError("concept_filters needs per-image ground truth (the synthetic dataset has it)")
+        inputs.update(truth=dataset.table_hash("image_truth"), definitions=dataset.table_hash("class_definitions"))
 
     def compute(output: StageOutput) -> None:
         num_classes = int(dataset.metrics["classes"])
@@ -66,10 +82,13 @@ def prepare_backbone(
         if spec.trainable:
             torch.manual_seed(spec.train_seed)
             model = registry.build_backbone(spec, num_classes)
+            planted = planted_concepts(dataset, spec.concept_filters) if spec.concept_filters else None
             result = training.train_classifier(
                 model, spec, preprocessing, split_tensors(dataset, "train", preprocessing),
-                split_tensors(dataset, "test", preprocessing), resolve_device(device), progress=progress,
+                split_tensors(dataset, "test", preprocessing), resolve_device(device), progress=progress, concepts=planted,
             )
+            if planted is not None:  # filter k detects planted.phrases[k]
+                output.metrics.update(concept_filters=list(planted.phrases), concept_accuracy=result.concept_accuracy)
             weights = output.file("weights", "model.pt")
             torch.save({name: tensor.cpu() for name, tensor in model.state_dict().items()}, weights)
             weights_path, weights_sha256 = str(output.final_directory / "model.pt"), sha256_file(weights)

@@ -160,3 +160,18 @@ def linear_gap_head(model: nn.Module, features: BatchFeatures, tolerance: float 
             if torch.allclose(predicted, logits, atol=tolerance * max(1.0, logits.abs().max().item()), rtol=0):
                 return module
     return None
+
+
+def forward_with_filters_zeroed(
+    model: nn.Module, layer: str, batch: torch.Tensor, keep: torch.Tensor, preprocessing: Preprocessing, device: torch.device
+) -> torch.Tensor:
+    """Logits (B, C) with the feature maps of `layer` multiplied by `keep` (B, F) of 0/1: the
+    deletion test's intervention (a zeroed filter contributes nothing downstream)."""
+    keep = keep.to(device=device, dtype=torch.float32)[:, :, None, None]
+    handle = layer_module(model, layer).register_forward_hook(lambda _m, _i, output: _check_maps(output, layer) * keep)
+    try:
+        model.eval()
+        with torch.no_grad():
+            return model(normalise(batch.to(device), preprocessing)).float().cpu()
+    finally:
+        handle.remove()

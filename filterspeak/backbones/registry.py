@@ -25,6 +25,8 @@ from filterspeak.backbones.small_cnn import SmallCNN
 from filterspeak.storage.fingerprint import sha256_file
 
 BUILT_IN = "smallcnn"
+DEFAULT_EPOCHS = 20
+RANDOM_INIT_SEED = 0  # a backbone named without weights is this seeded initialisation (`<arch>-random`)
 
 
 class BackboneError(ValueError):
@@ -57,9 +59,10 @@ class BackboneSpec:
     weights_sha256: str | None = None  # expected sha256 of `weights`, checked when given
     width: int = 16  # built-in only
     train_seed: int = 0  # built-in only
-    epochs: int = 20  # built-in only
+    epochs: int = DEFAULT_EPOCHS  # built-in only; 0 keeps the random initialisation
     batch_size: int = 64  # built-in only
     learning_rate: float = 1e-2  # built-in only
+    concept_filters: int = 0  # built-in only: first K filters trained to detect K known attributes
 
     @property
     def trainable(self) -> bool:
@@ -68,7 +71,10 @@ class BackboneSpec:
     @property
     def name(self) -> str:
         if self.trainable:
-            return f"{self.architecture}-w{self.width}-s{self.train_seed}"
+            variant = (f"-e{self.epochs}" if self.epochs != DEFAULT_EPOCHS else "") + (
+                f"-c{self.concept_filters}" if self.concept_filters else ""
+            )
+            return f"{self.architecture}-w{self.width}-s{self.train_seed}{variant}"
         short = self.architecture.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
         return f"{short}-{self.sha256()[:8]}" if self.weights else f"{short}-random"
 
@@ -90,8 +96,11 @@ class BackboneSpec:
 
     def to_dict(self) -> dict:
         """Identity for fingerprints: training knobs for the built-in, the weights' hash otherwise."""
-        if self.trainable:
-            return {k: v for k, v in asdict(self).items() if k not in ("weights", "weights_sha256")}
+        if self.trainable:  # concept_filters only when set, so plain models keep their fingerprints
+            return {
+                k: v for k, v in asdict(self).items()
+                if k not in ("weights", "weights_sha256") and not (k == "concept_filters" and not v)
+            }
         return {"architecture": self.architecture, "weights_sha256": self.sha256() if self.weights else None}
 
     def default_preprocessing(self, image_size: int) -> Preprocessing:
@@ -152,7 +161,9 @@ def build_backbone(spec: BackboneSpec, num_classes: int | None = None) -> nn.Mod
         if num_classes is None:
             raise BackboneError("the built-in backbone needs the number of classes")
         return SmallCNN(num_classes, spec.width)
-    model = _user_model(spec.architecture) if ":" in spec.architecture else _torchvision_model(spec.architecture)
+    with torch.random.fork_rng(devices=[]):  # without weights: the same random network every time
+        torch.manual_seed(RANDOM_INIT_SEED)
+        model = _user_model(spec.architecture) if ":" in spec.architecture else _torchvision_model(spec.architecture)
     if spec.weights:
         _load_weights(model, spec)
     return model.eval()

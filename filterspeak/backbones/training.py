@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from filterspeak.backbones.concepts import ConceptProbe, ConceptTargets
 from filterspeak.backbones.images import normalise
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 
@@ -17,6 +18,7 @@ class TrainingResult:
     train_accuracy: float
     test_accuracy: float
     final_loss: float
+    concept_accuracy: float | None = None  # train accuracy of the planted concept filters' probes
 
 
 def _augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -48,18 +50,29 @@ def train_classifier(
     test: tuple[torch.Tensor, torch.Tensor],
     device: torch.device,
     progress: bool = True,
+    concepts: ConceptTargets | None = None,
 ) -> TrainingResult:
-    """AdamW + one-cycle schedule; deterministic for a given spec.train_seed on the CPU."""
+    """AdamW + one-cycle schedule; deterministic for a given spec.train_seed on the CPU.
+
+    With `concepts` (a SmallCNN only), the first K filters of the last conv block also learn,
+    through a binary cross-entropy on their spatial max, to detect the planted attributes.
+    `spec.epochs == 0` leaves the random initialisation (the randomisation check's model)."""
     torch.manual_seed(spec.train_seed)
     generator = torch.Generator().manual_seed(spec.train_seed)
     images, labels = train
     model.to(device)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=spec.learning_rate, weight_decay=1e-4)
+    probe = ConceptProbe(len(concepts.phrases)).to(device) if concepts is not None else None
+    parameters = list(model.parameters()) + (list(probe.parameters()) if probe is not None else [])
+    optimiser = torch.optim.AdamW(parameters, lr=spec.learning_rate, weight_decay=1e-4)
     steps_per_epoch = max(1, -(-len(labels) // spec.batch_size))
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=spec.learning_rate, total_steps=spec.epochs * steps_per_epoch
+        optimiser, max_lr=spec.learning_rate, total_steps=max(spec.epochs, 1) * steps_per_epoch
     )
     loss_function = nn.CrossEntropyLoss()
+    if concepts is not None:  # balanced per concept, summed over concepts: each filter gets the class loss's weight
+        prevalence = concepts.labels.mean(dim=0).clamp(1e-3, 1 - 1e-3)
+        balance = nn.BCEWithLogitsLoss(pos_weight=((1 - prevalence) / prevalence).to(device))
+        concept_loss = lambda logits, targets: balance(logits, targets) * targets.shape[1]  # noqa: E731
     loss = torch.tensor(float("nan"))
     bar = tqdm(range(spec.epochs), desc=f"train {spec.name}", unit="epoch", disable=not progress, leave=False)
     for _ in bar:
@@ -68,7 +81,12 @@ def train_classifier(
         for start in range(0, len(labels), spec.batch_size):
             index = order[start:start + spec.batch_size]
             batch = normalise(_augment(images[index], generator).to(device), preprocessing)
-            loss = loss_function(model(batch), labels[index].to(device))
+            if probe is None:
+                loss = loss_function(model(batch), labels[index].to(device))
+            else:
+                before_relu = _last_block_before_relu(model, batch)
+                logits = model.classifier(model.avgpool(torch.relu(before_relu)).flatten(1))
+                loss = loss_function(logits, labels[index].to(device)) + concept_loss(probe(before_relu), concepts.labels[index].to(device))
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
@@ -78,4 +96,26 @@ def train_classifier(
         train_accuracy=accuracy(model, images, labels, preprocessing, device),
         test_accuracy=accuracy(model, *test, preprocessing, device),
         final_loss=float(loss.item()),
+        concept_accuracy=None if probe is None else _concept_accuracy(model, probe, images, concepts, preprocessing, device),
     )
+
+
+def _last_block_before_relu(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """SmallCNN's last block (conv, BN, ReLU) stopped before the ReLU: the concept loss reads it
+    there so that a filter that is silent on every image (a dead ReLU) still gets a gradient."""
+    *earlier, last = model.features
+    hidden = batch
+    for block in earlier:
+        hidden = block(hidden)
+    conv, norm, _relu = last
+    return norm(conv(hidden))
+
+
+@torch.no_grad()
+def _concept_accuracy(model, probe, images, concepts: ConceptTargets, preprocessing, device, batch_size: int = 256) -> float:
+    model.eval()
+    correct = 0.0
+    for start in range(0, len(images), batch_size):
+        predicted = probe(_last_block_before_relu(model, normalise(images[start:start + batch_size].to(device), preprocessing))) > 0
+        correct += (predicted.cpu().float() == concepts.labels[start:start + batch_size]).float().sum().item()
+    return correct / max(concepts.labels.numel(), 1)

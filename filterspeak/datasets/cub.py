@@ -9,6 +9,8 @@ cub100: the same files with ', ' separators and 0-based ids, and the attribute f
 cub_attributes/ (class-level percentages only; classes matched to CUB by name).
 Without human captions, captions are derived from the attribute annotations (per-image labels
 when present, else sampled per image from the class percentages) and marked 'derived'.
+When the class-level percentages are there, `class_definitions` holds each class's attributes
+present in at least half of its images (CLASS_TRUTH_PERCENT): the evaluation's ground truth.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from filterspeak.datasets.base import LoadedDataset, number_captions
@@ -86,7 +89,29 @@ def load_cub(root: Path, options: CubOptions = CubOptions()) -> LoadedDataset:
         images=images[["image_id", "split", "path", "class_id"]].astype({"class_id": "int64"}),
         classes=classes,
         captions=number_captions(captions, origin),
+        class_definitions=_class_truth(root, classes),
     )
+
+
+CLASS_TRUTH_PERCENT = 50.0
+
+
+def _class_truth(root: Path, classes: pd.DataFrame) -> pd.DataFrame | None:
+    """(class_id, part, phrase): CUB attributes with a visual phrase present in >= 50% of a class's images."""
+    attribute_names, class_list, percentages_file, _ = _attribute_files(root)
+    if not all(path.is_file() for path in (attribute_names, class_list, percentages_file)):
+        return None
+    attributes = read_attributes(attribute_names)
+    percentages = read_class_percentages(class_list, percentages_file)
+    rows = []
+    for class_id, name in zip(classes["class_id"], classes["name"]):
+        if name not in percentages.index:
+            continue
+        values = percentages.loc[name].to_numpy()
+        for attribute, value in zip(attributes, values):
+            if attribute.text and value >= CLASS_TRUTH_PERCENT:
+                rows.append((int(class_id), attribute.name.partition("::")[0].removeprefix("has_"), attribute.text))
+    return pd.DataFrame(rows, columns=["class_id", "part", "phrase"]).astype({"class_id": np.int64})
 
 
 def _reed_captions(root: Path, images: pd.DataFrame) -> pd.DataFrame | None:

@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 
 from filterspeak.evaluation.truth_checks import cited_attribute_precision, selective_filter_precision
-from filterspeak.flows.build import build
-from filterspeak.flows.config import BuildOptions
 from filterspeak.storage.builds import load_build_record
 from filterspeak.storage.paths import StorePaths
 
@@ -20,10 +18,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def default_build(tmp_path_factory, prefect_harness):
-    store = tmp_path_factory.mktemp("default-store")
-    report = build(store=str(store), options=BuildOptions(device="cpu"), progress=False)
-    paths = StorePaths(store)
+def default_build(default_store):
+    store, report = default_store
+    paths = StorePaths.at(store)
     record = load_build_record(paths)
     return report, {stage: record.result(paths, stage) for stage in record.stages}
 

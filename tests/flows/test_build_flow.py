@@ -61,7 +61,7 @@ def test_new_backbone_reruns_only_what_depends_on_it(built):
     assert reused["dataset"] and reused["captions"]
     assert not any(reused[s] for s in ["backbone", "extract", "cooccurrence", "pdfs", "explanations"])
     rows = query(StorePaths(store), "SELECT backbone, count(*) AS n FROM explanations GROUP BY 1 ORDER BY 1").to_pylist()
-    assert [r["backbone"] for r in rows] == ["smallcnn-w4-s0", "smallcnn-w4-s1"]
+    assert [r["backbone"] for r in rows] == ["smallcnn-w4-s0-e1", "smallcnn-w4-s1-e1"]
     assert rows[0]["n"] == rows[1]["n"]
 
 
@@ -73,7 +73,7 @@ def test_several_layers_in_one_build_reuse_the_layer_already_built(built):
     assert reused[("explanations", "features.3")] and not reused[("explanations", "features.2")]
     assert report.layers == ["features.3", "features.2"]
     rows = query(StorePaths(store), """
-        SELECT layer, count(DISTINCT filter) AS filters FROM filter_stats WHERE backbone = 'smallcnn-w4-s0' GROUP BY 1 ORDER BY 1""").to_pylist()
+        SELECT layer, count(DISTINCT filter) AS filters FROM filter_stats WHERE backbone = 'smallcnn-w4-s0-e1' GROUP BY 1 ORDER BY 1""").to_pylist()
     assert rows == [{"layer": "features.2", "filters": 12}, {"layer": "features.3", "filters": 16}]
 
 
@@ -95,7 +95,7 @@ def test_cli_explain_a_new_image(built, tmp_path, capsys):
     image, _ = render_bird(sample_bird(3, config, rng), 64, rng)
     path = tmp_path / "new_bird.png"
     Image.fromarray(image).save(path)
-    assert main(["explain", "--store", str(store), "--backbone", "smallcnn-w4-s0", str(path), "--json"]) == 0
+    assert main(["explain", "--store", str(store), "--backbone", "smallcnn-w4-s0-e1", str(path), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["image"] == str(path)
     assert result["sentence"].startswith("This is a")
@@ -104,13 +104,13 @@ def test_cli_explain_a_new_image(built, tmp_path, capsys):
 
 
 def test_diff_compares_two_backbones(built, capsys):
-    store, _ = built  # by now it holds smallcnn-w4-s0 and smallcnn-w4-s1
-    assert main(["diff", "--store", str(store), "smallcnn-w4-s0:features.3", "smallcnn-w4-s1"]) == 0
+    store, _ = built  # by now it holds smallcnn-w4-s0-e1 and smallcnn-w4-s1-e1
+    assert main(["diff", "--store", str(store), "smallcnn-w4-s0-e1:features.3", "smallcnn-w4-s1-e1"]) == 0
     out = capsys.readouterr().out
-    assert "A = smallcnn-w4-s0:features.3" in out and "B = smallcnn-w4-s1:features.3" in out
+    assert "A = smallcnn-w4-s0-e1:features.3" in out and "B = smallcnn-w4-s1-e1:features.3" in out
     changed = query(StorePaths(store), """
         SELECT count(*) AS n FROM explanations a JOIN explanations b USING (image_id)
-        WHERE a.backbone = 'smallcnn-w4-s0' AND b.backbone = 'smallcnn-w4-s1' AND a.layer = 'features.3' AND b.layer = 'features.3'
+        WHERE a.backbone = 'smallcnn-w4-s0-e1' AND b.backbone = 'smallcnn-w4-s1-e1' AND a.layer = 'features.3' AND b.layer = 'features.3'
           AND a.sentence <> b.sentence""").to_pylist()[0]["n"]
     assert f"Test-image sentences that changed: {changed} of " in out
     counts = query(StorePaths(store), "SELECT backbone, layer, sum(filters) AS n FROM attribute_filter_counts GROUP BY ALL ORDER BY ALL").to_pylist()

@@ -1,0 +1,111 @@
+"""The evaluation's numbers as one flat record (the JSON keys), its targets, and Markdown tables."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Acceptance targets on the synthetic default build: key → (comparison, threshold, what it compares to).
+TARGETS: dict[str, tuple[str, float, str | None]] = {
+    "known_filter_top1": (">=", 0.90, None),
+    "known_filter_auprc": (">=", 0.90, None),
+    "grounding_accuracy": (">=", 0.80, None),
+    "grounding_vs_best_baseline": (">=", 1.5, None),
+    "retrieval_map": (">=", 0.80, None),
+    "retrieval_varying_margin": (">", 0.0, None),
+    "deletion_ratio": (">=", 3.0, None),
+    "randomization_overlap": ("<=", 0.20, None),
+}
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def target_met(key: str, value: Any) -> bool | None:
+    if key not in TARGETS or not _finite(value):
+        return None
+    comparison, threshold, _ = TARGETS[key]
+    return {">=": value >= threshold, ">": value > threshold, "<=": value <= threshold}[comparison]
+
+
+@dataclass
+class EvaluationRecord:
+    """Flat metrics (None where a metric does not apply, with the reason in `notes`)."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    variants: list[dict[str, Any]] = field(default_factory=list)
+
+    def targets(self) -> dict[str, bool | None]:
+        return {key: target_met(key, self.metrics.get(key)) for key in TARGETS}
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.metrics, "targets": self.targets(), "notes": self.notes, "context": self.context, "variants": self.variants}
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.3f}"
+    return str(value)
+
+
+_ROWS = (
+    ("known_filter_top1", "Known-filter top-1", None),
+    ("known_filter_auprc", "Known-filter AUPRC", None),
+    ("grounding_accuracy", "Grounding accuracy", "grounding_best_baseline"),
+    ("grounding_vs_best_baseline", "Grounding / best baseline", None),
+    ("grounding_cited_accuracy", "Grounding accuracy, cited attributes", None),
+    ("retrieval_map", "Retrieval mAP", "retrieval_class_prior_map"),
+    ("retrieval_varying_map", "Retrieval mAP, within-class attributes", "retrieval_varying_class_prior_map"),
+    ("retrieval_varying_margin", "… margin over the class prior", None),
+    ("retrieval_probe_map", "Retrieval mAP of a supervised linear probe (ceiling)", None),
+    ("deletion_ratio", "Deletion ratio (cited / random)", None),
+    ("randomization_overlap", "Randomisation overlap", None),
+)
+
+
+def markdown_table(record: EvaluationRecord) -> str:
+    lines = ["| metric | value | baseline | target | met |", "|---|---|---|---|---|"]
+    targets = record.targets()
+    baseline_label = {
+        "grounding_best_baseline": lambda m: f"{_number(m.get('grounding_best_baseline'))} (best of centre {_number(m.get('grounding_centre'))}, "
+        f"random {_number(m.get('grounding_random'))}, CAM {_number(m.get('grounding_cam'))})",
+        "retrieval_class_prior_map": lambda m: f"class prior {_number(m.get('retrieval_class_prior_map'))}, random {_number(m.get('retrieval_random_map'))}",
+        "retrieval_varying_class_prior_map": lambda m: f"class prior {_number(m.get('retrieval_varying_class_prior_map'))}",
+    }
+    for key, label, baseline in _ROWS:
+        value = record.metrics.get(key)
+        target = TARGETS.get(key)
+        met = targets.get(key)
+        lines.append(
+            f"| {label} | {_number(value)} | {baseline_label[baseline](record.metrics) if baseline else ''} | "
+            f"{f'{target[0]} {target[1]:g}' if target else ''} | {'' if met is None else ('yes' if met else 'NO')} |"
+        )
+    for key, note in record.notes.items():
+        lines.append(f"\n- {key}: {note}")
+    return "\n".join(lines)
+
+
+VARIANT_COLUMNS = (
+    ("known_filter_top1", "known top-1"),
+    ("known_filter_auprc", "known AUPRC"),
+    ("grounding_accuracy", "grounding"),
+    ("retrieval_map", "retrieval mAP"),
+    ("retrieval_varying_map", "mAP within-class"),
+    ("deletion_ratio", "deletion ratio"),
+    ("cited_precision", "cited precision"),
+)
+
+
+def variants_table(variants: list[dict[str, Any]]) -> str:
+    header = "| variant | " + " | ".join(label for _, label in VARIANT_COLUMNS) + " |"
+    lines = [header, "|---" * (len(VARIANT_COLUMNS) + 1) + "|"]
+    for variant in variants:
+        cells = [_number(variant["metrics"].get(key)) for key, _ in VARIANT_COLUMNS]
+        lines.append(f"| {variant['name']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

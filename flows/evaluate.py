@@ -1,0 +1,156 @@
+"""The `evaluate` flow: which builds and variants to score. Composition only; the metrics are
+in `tasks/evaluate_build.py` and `filterspeak/evaluation/`.
+
+For the store's build (or the one named) it also builds, once and cached like any build, two
+twins that the metrics need, without making them the store's default build:
+- the known-filter model: the built-in backbone with `concept_filters` planted concept filters
+  (synthetic data only, where per-image truth exists);
+- the randomised model: the same architecture with its weights re-initialised (the built-in
+  with 0 training epochs; a pretrained backbone without its weights file).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from prefect import flow
+
+from filterspeak.evaluation import truth_checks
+from filterspeak.evaluation.report import EvaluationRecord
+from filterspeak.flows.build import build
+from filterspeak.flows.config import BuildOptions
+from filterspeak.storage.builds import load_build_record
+from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks import prefect_tasks as stages
+from filterspeak.tasks.evaluate_build import METRICS, BuildEvaluation, check_metrics, BuildStages, evaluate_randomization, evaluate_stages
+
+#: DESIGN.md's open choices, each changed alone from the defaults.
+VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("defaults (max, top-20, pmi, counts)", {}),
+    ("mean response", {"response": "mean"}),
+    ("all train images", {"top_k_images": 0}),
+    ("no prior correction", {"prior_correction": "none"}),
+    ("lift correction", {"prior_correction": "lift"}),
+    ("presence weighting", {"attribute_weighting": "presence"}),
+)
+CONCEPT_FILTERS = 8
+
+
+def _twin(store: str, options: BuildOptions, progress: bool, **changes: Any) -> BuildOptions:
+    twin = dataclasses.replace(options, **changes)
+    build(store=store, options=twin, progress=progress, latest=False)
+    return twin
+
+
+def _stages_of(paths: StorePaths, options: BuildOptions, layer: str) -> BuildStages:
+    return BuildStages.of(paths, load_build_record(paths, options.backbone_spec.name, layer))
+
+
+def _variant(paths: StorePaths, base: BuildStages, changes: dict[str, Any], progress: bool) -> BuildStages:
+    """The base build's captions → p(a|f) → sentences recomputed with other method options (cached)."""
+    options = dataclasses.replace(base.options, **changes)
+    captions = stages.captions_task(paths, base.dataset, options.caption_params, progress)
+    cooccurrence = stages.cooccurrence_task(paths, base.dataset, captions, base.extraction, options.cooccurrence_params)
+    pdfs = stages.pdfs_task(paths, base.dataset, captions, base.extraction, base.decision, cooccurrence, options.pdf_params)
+    explanations = stages.explanations_task(
+        paths, base.dataset, captions, base.extraction, base.decision, pdfs, options.explanation_params
+    )
+    return dataclasses.replace(base, captions=captions, pdfs=pdfs, explanations=explanations, options=options)
+
+
+_UNAVAILABLE = {
+    "known_filters": "needs a dataset with per-image truth (synthetic) and the built-in backbone",
+    "grounding": "needs part masks (the synthetic dataset has them)",
+    "retrieval": "needs per-image or class-level attribute truth",
+}
+
+
+def _flatten(result: BuildEvaluation, stages_: BuildStages, chosen: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The flat JSON keys; a chosen metric the build cannot support gets a note instead."""
+    found = {"known_filters": result.known, "grounding": result.grounding, "retrieval": result.retrieval}
+    notes = {name: reason for name, reason in _UNAVAILABLE.items() if name in chosen and found[name] is None}
+    metrics: dict[str, Any] = {}
+    if result.known is not None:
+        k = result.known
+        metrics.update(known_filter_top1=k.top1, known_filter_auprc=k.auprc, known_filters=k.filters, known_filter_found=list(k.found))
+    if result.grounding is not None:
+        g = result.grounding
+        metrics.update(
+            grounding_accuracy=g.accuracy, grounding_best_baseline=g.best_baseline,
+            grounding_vs_best_baseline=g.accuracy / g.best_baseline if g.best_baseline > 0 else None,
+            grounding_centre=g.baselines["centre"], grounding_random=g.baselines["random"], grounding_cam=g.baselines["cam"],
+            grounding_pairs=g.pairs, grounding_cited_accuracy=g.cited_accuracy, grounding_cited_pairs=g.cited_pairs,
+            grounding_by_part=g.by_part,
+        )
+    if result.retrieval is not None:
+        r = result.retrieval
+        metrics.update(
+            retrieval_map=r.map, retrieval_class_prior_map=r.class_prior_map, retrieval_random_map=r.random_map,
+            retrieval_varying_map=r.varying_map, retrieval_varying_class_prior_map=r.varying_class_prior_map,
+            retrieval_varying_margin=r.varying_map - r.varying_class_prior_map, retrieval_attributes=r.attributes,
+            retrieval_varying_attributes=r.varying_attributes, retrieval_probe_map=r.probe_map,
+            retrieval_per_attribute=r.per_attribute,
+        )
+    if result.deletion is not None:
+        d = result.deletion
+        metrics.update(deletion_ratio=d.ratio, deletion_cited_drop=d.cited_drop, deletion_random_drop=d.random_drop,
+                       deletion_images=d.images, deletion_filters_per_image=d.mean_filters)
+    truth = stages_.dataset.read("image_truth")
+    if len(truth):
+        metrics["cited_precision"] = truth_checks.cited_attribute_precision(
+            stages_.explanations.read("explanations"), stages_.explanations.read("explanation_attributes"), truth
+        ).value
+    return metrics, notes
+
+
+@flow(name="evaluate", log_prints=True)
+def evaluate(
+    store: str | None = None,
+    backbone: str | None = None,
+    layer: str | None = None,
+    variants: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+    metrics: tuple[str, ...] = METRICS,
+) -> EvaluationRecord:
+    """Score the build's explanations against ground truth; with `variants`, every method variant
+    too. `metrics` picks some of known_filters, grounding, retrieval, deletion, randomization."""
+    metrics = tuple(metrics)
+    check_metrics(metrics)
+    paths = StorePaths.at(store)
+    record = load_build_record(paths, backbone, layer)
+    base = BuildStages.of(paths, record)
+    options = dataclasses.replace(base.options, layer=record.layer)
+    spec = options.backbone_spec
+    has_truth = bool(len(base.dataset.read("image_truth", ["image_id"])))
+
+    known = None
+    if "known_filters" in metrics and spec.trainable and has_truth:
+        concept_options = options if spec.concept_filters else _twin(str(paths.root), options, progress, concept_filters=CONCEPT_FILTERS)
+        known = _stages_of(paths, concept_options, record.layer)
+    randomised = None
+    if "randomization" in metrics:
+        random_changes = {"epochs": 0, "concept_filters": 0} if spec.trainable else {"weights": None, "weights_sha256": None}
+        randomised = _stages_of(paths, _twin(str(paths.root), options, progress, **random_changes), record.layer)
+
+    result = EvaluationRecord()
+    result.metrics, result.notes = _flatten(evaluate_stages(base, device, known, metrics), base, metrics)
+    if randomised is not None:
+        overlap, compared = evaluate_randomization(base, randomised)
+        result.metrics.update(randomization_overlap=overlap, randomization_images=compared)
+    result.context = {
+        "store": str(paths.root), "backbone": record.backbone, "layer": record.layer, "dataset": options.dataset,
+        "known_filter_backbone": None if known is None else known.options.backbone_spec.name,
+        "randomised_backbone": None if randomised is None else randomised.options.backbone_spec.name,
+        "planted_concepts": None if known is None else known.backbone.metrics.get("concept_filters"),
+        "test_images": int(len(base.split_ids("test"))), "test_accuracy": base.decision.metrics.get("decision_accuracy"),
+    }
+    per_variant = tuple(m for m in metrics if m != "randomization")
+    if variants and per_variant:
+        for name, changes in VARIANTS:
+            variant = _variant(paths, base, changes, progress)
+            variant_known = _variant(paths, known, changes, progress) if known is not None else None
+            variant_metrics, _ = _flatten(evaluate_stages(variant, device, variant_known, per_variant), variant, per_variant)
+            result.variants.append({"name": name, "changes": changes, "metrics": variant_metrics})
+    return result

@@ -1,0 +1,321 @@
+"""Evaluate one build against ground truth: known filters, grounding, retrieval, deletion and
+randomisation (metric definitions in `filterspeak.evaluation`). Plain Python, no Prefect: the
+`evaluate` flow decides which builds and variants to score and calls these.
+
+Everything is measured on the test split, which neither the backbone nor p(a|f) saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+
+from filterspeak.backbones import features
+from filterspeak.backbones import images as image_loading
+from filterspeak.backbones.devices import resolve_device
+from filterspeak.captions.parser import CaptionParser
+from filterspeak.datasets.synthetic_render import PART_LABELS
+from filterspeak.evaluation import deletion, grounding, known_filters, randomization, retrieval
+from filterspeak.flows.config import BuildOptions
+from filterspeak.storage.builds import BuildRecord
+from filterspeak.storage.cache import StageResult
+from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks.estimate_pdfs import load_head, response_matrix
+from filterspeak.tasks.generate_explanations import load_pdf, vocabulary_of
+from filterspeak.tasks.prepare_backbone import load_backbone_model
+
+BATCH_SIZE = 128
+
+
+@dataclass(frozen=True)
+class BuildStages:
+    """The stage outputs of one build (or of a variant of it: other captions/pdfs/explanations)."""
+
+    dataset: StageResult
+    captions: StageResult
+    backbone: StageResult
+    extraction: StageResult
+    decision: StageResult
+    pdfs: StageResult
+    explanations: StageResult
+    options: BuildOptions
+    layer: str
+    trained_head: bool  # decisions come from a linear head fitted on GAP features (stage `head`)
+
+    @classmethod
+    def of(cls, paths: StorePaths, record: BuildRecord) -> "BuildStages":
+        result = lambda stage: record.result(paths, stage)  # noqa: E731
+        return cls(
+            result("dataset"), result("captions"), result("backbone"), result("extract"), result(record.decision),
+            result("pdfs"), result("explanations"), BuildOptions(**record.options), record.layer, record.decision == "head",
+        )
+
+    def with_stages(self, **stages: StageResult) -> "BuildStages":
+        return replace(self, **stages)
+
+    @property
+    def phrases(self) -> list[str]:
+        return vocabulary_of(self.captions).phrases
+
+    @property
+    def pdf(self) -> np.ndarray:
+        return load_pdf(self.pdfs, int(self.extraction.metrics["filters"]), len(self.phrases))
+
+    def split_ids(self, split: str) -> np.ndarray:
+        images = self.dataset.read("images")
+        return np.sort(images.loc[images["split"] == split, "image_id"].to_numpy())
+
+
+# ---- ground truth --------------------------------------------------------------------------
+
+
+def truth_presence(stages: BuildStages, image_ids: np.ndarray) -> np.ndarray | None:
+    """(N, A) whether each vocabulary attribute is truly present: per image where the dataset
+    knows it (`image_truth`), else at class level (`class_definitions`, e.g. CUB's attributes
+    present in >= 50% of a class's images, phrased through the caption parser). None when
+    the dataset has neither."""
+    index = {phrase: a for a, phrase in enumerate(stages.phrases)}
+    presence = np.zeros((len(image_ids), len(index)), dtype=bool)
+    row_of = {int(i): r for r, i in enumerate(image_ids)}
+    truth = stages.dataset.read("image_truth")
+    if len(truth):
+        for image_id, phrase in zip(truth["image_id"], truth["phrase"]):
+            if int(image_id) in row_of and phrase in index:
+                presence[row_of[int(image_id)], index[phrase]] = True
+        return presence
+    definitions = stages.dataset.read("class_definitions")
+    if not len(definitions):
+        return None
+    parsed = CaptionParser(stages.options.caption_params.parser).parse_many([f"a bird with {p}." for p in definitions["phrase"]])
+    images = stages.dataset.read("images").set_index("image_id").loc[image_ids]
+    rows_of_class = images.reset_index().groupby("class_id").indices
+    for class_id, phrases in zip(definitions["class_id"], parsed):
+        for phrase in phrases:
+            if not phrase.negated and phrase.text in index and class_id in rows_of_class:
+                presence[rows_of_class[class_id], index[phrase.text]] = True
+    return presence
+
+
+# ---- 1. known filters ----------------------------------------------------------------------
+
+
+def evaluate_known_filters(stages: BuildStages) -> known_filters.KnownFilterResult | None:
+    planted = stages.backbone.metrics.get("concept_filters")
+    return known_filters.known_filter_recovery(stages.pdf, stages.phrases, list(planted)) if planted else None
+
+
+# ---- 3. retrieval --------------------------------------------------------------------------
+
+
+def evaluate_retrieval(stages: BuildStages) -> retrieval.RetrievalResult | None:
+    test_ids, train_ids = stages.split_ids("test"), stages.split_ids("train")
+    presence = truth_presence(stages, test_ids)
+    if presence is None:
+        return None
+    column = "max_response" if stages.options.response == "max" else "mean_response"
+    test_responses = response_matrix(stages.extraction, column, test_ids)
+    scores = retrieval.attribute_scores(stages.pdf, test_responses)
+    images = stages.dataset.read("images").set_index("image_id")
+    num_classes = int(stages.dataset.metrics["classes"])
+    train_classes = images.loc[train_ids, "class_id"].to_numpy()
+    train_presence = truth_presence(stages, train_ids)
+    frequency = retrieval.class_frequencies(train_presence, train_classes, num_classes)
+    predicted = stages.decision.read("predictions").set_index("image_id").loc[test_ids, "predicted_class_id"].to_numpy()
+    varying = retrieval.varies_within_classes(train_presence, train_classes, num_classes)
+    probe = retrieval.linear_probe_scores(response_matrix(stages.extraction, column, train_ids), train_presence, test_responses)
+    return retrieval.evaluate_retrieval(scores, presence, frequency[predicted], varying, stages.phrases, probe)
+
+
+# ---- the network, run again on the test images ---------------------------------------------
+
+
+@dataclass
+class _Network:
+    model: torch.nn.Module
+    device: torch.device
+    head: tuple[np.ndarray, np.ndarray] | None  # (W, b) of the linear head behind the decisions
+
+    def batches(self, stages: BuildStages, image_ids: np.ndarray) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+        """(image ids, uint8 images, feature maps at the layer) for `image_ids`, in batches."""
+        paths = stages.dataset.read("images").set_index("image_id").loc[image_ids, "path"].tolist()
+        for positions, batch in image_loading.iterate_batches(paths, stages.options.preprocessing, BATCH_SIZE):
+            maps = features.forward_to_layer(self.model, stages.layer, batch, stages.options.preprocessing, self.device).feature_maps
+            yield image_ids[positions], batch, maps
+
+    def probabilities(self, stages: BuildStages, batch: torch.Tensor, maps: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Class probabilities with the filters where `keep` is 0 zeroed at the layer."""
+        if stages.trained_head:  # the decision is the linear head on GAP: exact without a forward
+            gap = (maps.mean(dim=(2, 3)) * keep).double()
+            logits = gap @ torch.from_numpy(self.head[0]).T + torch.from_numpy(self.head[1])
+        else:
+            logits = features.forward_with_filters_zeroed(
+                self.model, stages.layer, batch, keep, stages.options.preprocessing, self.device
+            ).double()
+        return torch.softmax(logits, dim=1)
+
+
+def _network(stages: BuildStages, device: str) -> _Network:
+    torch_device = resolve_device(device)
+    model = load_backbone_model(stages.backbone, stages.options.backbone_spec).to(torch_device).eval()
+    return _Network(model, torch_device, load_head(stages.decision))
+
+
+# ---- 2. grounding --------------------------------------------------------------------------
+
+
+def _masks(stages: BuildStages) -> dict[int, np.ndarray] | None:
+    if "masks" not in stages.dataset.manifest.files:
+        return None
+    with np.load(stages.dataset.file_path("masks")) as archive:
+        return dict(zip(archive["image_id"].tolist(), archive["masks"]))
+
+
+def _truth_parts(stages: BuildStages, image_ids: np.ndarray) -> pd.DataFrame:
+    """(image_id, attribute_id, label): vocabulary attributes truly present, with their part's mask label."""
+    index = {phrase: a for a, phrase in enumerate(stages.phrases)}
+    truth = stages.dataset.read("image_truth")
+    truth = truth[truth["image_id"].isin(set(image_ids)) & truth["phrase"].isin(index) & truth["part"].isin(PART_LABELS)]
+    truth = truth.drop_duplicates(["image_id", "phrase"])
+    return pd.DataFrame(
+        {
+            "image_id": truth["image_id"].to_numpy(),
+            "attribute_id": truth["phrase"].map(index).to_numpy(),
+            "label": truth["part"].map(PART_LABELS).to_numpy(),
+        }
+    )
+
+
+def evaluate_grounding(stages: BuildStages, network: _Network) -> grounding.GroundingResult | None:
+    masks = _masks(stages)
+    if masks is None:
+        return None
+    test_ids, train_ids = stages.split_ids("test"), stages.split_ids("train")
+    column = "max_response" if stages.options.response == "max" else "mean_response"
+    prior = grounding.filter_prior(response_matrix(stages.extraction, column, train_ids))
+    weights = torch.from_numpy(grounding.filter_given_attribute(stages.pdf, prior))
+    pairs = _truth_parts(stages, test_ids)
+    predictions = stages.decision.read("predictions").set_index("image_id")
+    contributions = response_matrix(stages.decision, "contribution", test_ids, table="contributions")
+    row_of = {int(i): r for r, i in enumerate(test_ids)}
+    cited = stages.explanations.read("explanation_attributes")
+    cited_pairs = set(zip(cited["image_id"].tolist(), cited["attribute_id"].tolist()))
+    tally = grounding.GroundingTally()
+    for image_ids, _, maps in network.batches(stages, test_ids):
+        size = masks[int(image_ids[0])].shape
+        peaks = grounding.heat_map_peaks(maps, weights, size)  # (B, A, 2)
+        predicted = predictions.loc[image_ids, "predicted_class_id"].to_numpy()
+        if network.head is not None:
+            cam_weights = torch.from_numpy(network.head[0][predicted])
+        else:
+            cam_weights = torch.from_numpy(contributions[[row_of[int(i)] for i in image_ids]])
+        cam_peaks = grounding.heat_map_peaks(maps, cam_weights[:, None, :], size)[:, 0]  # (B, 2)
+        batch_pairs = pairs[pairs["image_id"].isin(set(image_ids.tolist()))]
+        position = {int(i): p for p, i in enumerate(image_ids)}
+        rows = batch_pairs["image_id"].map(position).to_numpy()
+        tally.add(
+            np.stack([masks[int(i)] for i in batch_pairs["image_id"]]) if len(rows) else np.zeros((0, *size), np.uint8),
+            batch_pairs["label"].to_numpy(),
+            peaks[rows, batch_pairs["attribute_id"].to_numpy()],
+            cam_peaks[rows],
+            np.array([(int(i), int(a)) in cited_pairs for i, a in zip(batch_pairs["image_id"], batch_pairs["attribute_id"])], dtype=bool),
+        )
+    result = tally.result()
+    names = {label: part for part, label in PART_LABELS.items()}
+    return replace(result, by_part={names.get(label, str(label)): value for label, value in result.by_part.items()})
+
+
+# ---- 4. deletion ---------------------------------------------------------------------------
+
+
+def evaluate_deletion(
+    stages: BuildStages, network: _Network, per_attribute: int = 2, draws: int = 5, seed: int = 0
+) -> deletion.DeletionResult:
+    test_ids = stages.split_ids("test")
+    pdf = stages.pdf
+    contributions = response_matrix(stages.decision, "contribution", test_ids, table="contributions")
+    predicted = stages.decision.read("predictions").set_index("image_id").loc[test_ids, "predicted_class_id"].to_numpy()
+    cited = stages.explanations.read("explanation_attributes").sort_values(["image_id", "rank"])
+    cited_by_image = cited.groupby("image_id")["attribute_id"].agg(list).to_dict()
+    num_filters = pdf.shape[0]
+    rng = np.random.default_rng(seed)
+    tally = deletion.DeletionTally()
+    start = 0
+    for image_ids, batch, maps in network.batches(stages, test_ids):
+        rows = np.arange(start, start + len(image_ids))
+        start += len(image_ids)
+        behind = [
+            deletion.filters_behind_citations(contributions[r], pdf, cited_by_image.get(int(i), []), per_attribute)
+            for r, i in zip(rows, image_ids)
+        ]
+        chosen = [k for k, filters in enumerate(behind) if filters]
+        if not chosen:
+            continue
+        batch, maps, behind, classes = batch[chosen], maps[chosen], [behind[k] for k in chosen], predicted[rows[chosen]]
+        keep_all = torch.ones(len(chosen), num_filters)
+        keep_cited = keep_all.clone()
+        for k, filters in enumerate(behind):
+            keep_cited[k, filters] = 0
+        randoms = []
+        for _ in range(draws):
+            keep_random = keep_all.clone()
+            for k, filters in enumerate(behind):
+                keep_random[k, deletion.random_filter_sets(len(filters), num_filters, 1, rng)[0]] = 0
+            randoms.append(keep_random)
+        take = lambda probabilities: probabilities[torch.arange(len(classes)), torch.from_numpy(classes)].numpy()  # noqa: E731
+        original = take(network.probabilities(stages, batch, maps, keep_all))
+        after_cited = take(network.probabilities(stages, batch, maps, keep_cited))
+        after_random = np.stack([take(network.probabilities(stages, batch, maps, keep)) for keep in randoms], axis=1)
+        tally.add(original, after_cited, after_random, sum(len(f) for f in behind))
+    return tally.result()
+
+
+# ---- 5. randomisation ----------------------------------------------------------------------
+
+
+def evaluate_randomization(trained: BuildStages, randomised: BuildStages) -> tuple[float, int]:
+    return randomization.cited_overlap(
+        trained.explanations.read("explanation_attributes"), randomised.explanations.read("explanation_attributes")
+    )
+
+
+# ---- all of it -----------------------------------------------------------------------------
+
+
+@dataclass
+class BuildEvaluation:
+    known: known_filters.KnownFilterResult | None = None
+    grounding: grounding.GroundingResult | None = None
+    retrieval: retrieval.RetrievalResult | None = None
+    deletion: deletion.DeletionResult | None = None
+
+
+METRICS = ("known_filters", "grounding", "retrieval", "deletion", "randomization")
+
+
+def check_metrics(metrics: tuple[str, ...]) -> None:
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown or not metrics:
+        raise ValueError(f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METRICS)}")
+
+
+def evaluate_stages(
+    stages: BuildStages, device: str = "auto", known: BuildStages | None = None, metrics: tuple[str, ...] = METRICS
+) -> BuildEvaluation:
+    """Metrics 1–4 (those named in `metrics`) for one build; `known`: the build whose backbone has
+    planted concept filters."""
+    check_metrics(metrics)
+    network = _network(stages, device) if {"grounding", "deletion"} & set(metrics) else None
+    result = BuildEvaluation()
+    if "known_filters" in metrics:
+        result.known = evaluate_known_filters(known if known is not None else stages)
+    if "grounding" in metrics:
+        result.grounding = evaluate_grounding(stages, network)
+    if "retrieval" in metrics:
+        result.retrieval = evaluate_retrieval(stages)
+    if "deletion" in metrics:
+        result.deletion = evaluate_deletion(stages, network)
+    return result

@@ -1,0 +1,88 @@
+"""`filterspeak evaluate` on the default synthetic build: floors below the acceptance targets
+(those are checked by `benchmarks/evaluation.py`) that a broken method still fails — the same
+metrics computed with p(a|f) whose attribute columns are shuffled must fall below them."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+
+import numpy as np
+import pytest
+
+from filterspeak.flows.cli import main
+from filterspeak.storage.builds import load_build_record
+from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks.evaluate_build import BuildStages, evaluate_stages
+
+pytestmark = pytest.mark.slow
+
+FLOORS = {
+    "known_filter_top1": 0.6,
+    "known_filter_auprc": 0.7,
+    "grounding_accuracy": 0.25,
+    "retrieval_map": 0.27,
+    "deletion_ratio": 3.0,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ShuffledAttributes(BuildStages):
+    """A broken method: each filter's distribution moved onto other attributes."""
+
+    @property
+    def pdf(self) -> np.ndarray:
+        pdf = super().pdf
+        return pdf[:, np.random.default_rng(0).permutation(pdf.shape[1])]
+
+
+def _shuffled(stages: BuildStages) -> ShuffledAttributes:
+    return ShuffledAttributes(**{f.name: getattr(stages, f.name) for f in dataclasses.fields(stages)})
+
+
+@pytest.fixture(scope="module")
+def evaluated(default_store, tmp_path_factory):
+    """`filterspeak evaluate --json` once: (store, printed table, the JSON it wrote)."""
+    store, _ = default_store
+    out = tmp_path_factory.mktemp("evaluation") / "evaluation.json"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["evaluate", "--store", store, "--device", "cpu", "--no-progress", "--json", str(out)]) == 0
+    return store, printed.getvalue(), json.loads(out.read_text())
+
+
+def test_metrics_clear_their_floors(evaluated):
+    _, printed, metrics = evaluated
+    print(printed)
+    for key, floor in FLOORS.items():
+        assert metrics[key] >= floor, key
+    assert metrics["grounding_accuracy"] >= 1.5 * metrics["grounding_best_baseline"]
+    assert metrics["retrieval_map"] > metrics["retrieval_random_map"] + 0.1
+    assert metrics["retrieval_varying_map"] > metrics["retrieval_varying_class_prior_map"]
+    assert metrics["randomization_overlap"] <= 0.20
+    assert metrics["context"]["known_filter_backbone"].endswith("-c8")
+    assert metrics["context"]["randomised_backbone"].endswith("-e0")
+
+
+def test_shuffled_attributes_fail_the_floors(evaluated):
+    store, _, metrics = evaluated
+    paths = StorePaths.at(store)
+    base = BuildStages.of(paths, load_build_record(paths))
+    known = BuildStages.of(paths, load_build_record(paths, metrics["context"]["known_filter_backbone"]))
+    broken = evaluate_stages(_shuffled(base), "cpu", _shuffled(known))
+    print(broken.known, broken.grounding, broken.retrieval.map)
+    assert broken.known.top1 < FLOORS["known_filter_top1"]
+    assert broken.known.auprc < FLOORS["known_filter_auprc"]
+    assert broken.grounding.accuracy < FLOORS["grounding_accuracy"]
+    assert broken.retrieval.map < FLOORS["retrieval_map"]
+
+
+def test_evaluate_prints_the_table_and_writes_the_json_keys(evaluated):
+    _, printed, saved = evaluated
+    assert "| Known-filter top-1 |" in printed and "| Deletion ratio (cited / random) |" in printed
+    for key in ("known_filter_top1", "known_filter_auprc", "grounding_accuracy", "grounding_best_baseline", "retrieval_map",
+                "retrieval_class_prior_map", "deletion_ratio", "randomization_overlap"):
+        assert isinstance(saved[key], float), key
+    assert set(saved["targets"]) >= {"known_filter_top1", "deletion_ratio", "randomization_overlap"}

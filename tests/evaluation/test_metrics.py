@@ -1,0 +1,130 @@
+"""The evaluation's metric functions on tiny hand-made inputs with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from filterspeak.evaluation import deletion, grounding, known_filters, randomization, ranking, retrieval
+from filterspeak.evaluation.report import EvaluationRecord, markdown_table, target_met
+
+
+def test_average_precision_known_values():
+    assert ranking.average_precision(np.array([0.9, 0.8, 0.1]), np.array([1, 1, 0])) == pytest.approx(1.0)
+    # positives at ranks 1 and 3: (1/1 + 2/3) / 2
+    assert ranking.average_precision(np.array([0.9, 0.8, 0.7]), np.array([1, 0, 1])) == pytest.approx((1 + 2 / 3) / 2)
+    # ties earn no credit from order: all tied = prevalence
+    assert ranking.average_precision(np.zeros(4), np.array([0, 0, 0, 1])) == pytest.approx(0.25)
+    assert np.isnan(ranking.average_precision(np.ones(3), np.zeros(3)))
+
+
+def test_random_ranking_is_near_prevalence():
+    labels = np.r_[np.ones(20), np.zeros(80)]
+    assert ranking.random_ranking_precision(labels, draws=50) == pytest.approx(0.2, abs=0.06)
+
+
+def test_known_filter_recovery_counts_hits_and_ranks():
+    phrases = ["red crown", "blue wing", "white breast"]
+    pdf = np.array([[0.7, 0.2, 0.1], [0.5, 0.3, 0.2], [0.0, 0.0, 0.0]])
+    result = known_filters.known_filter_recovery(pdf, phrases, ["red crown", "blue wing", "green tail"])
+    assert result.top1 == pytest.approx(1 / 3)  # filter 0 right, filter 1 ranks it 2nd, filter 2 unknown phrase
+    assert result.auprc == pytest.approx((1.0 + 0.5 + 0.0) / 3)
+    assert result.missing == ("green tail",)
+    assert result.found == ("red crown", "red crown", "")
+
+
+def test_retrieval_scores_and_class_prior():
+    pdf = np.array([[1.0, 0.0], [0.0, 1.0]])  # filter 0 ↔ attribute 0, filter 1 ↔ attribute 1
+    responses = np.array([[5.0, 0.0], [0.0, 2.0], [4.0, 1.0], [0.0, 0.0]])
+    scores = retrieval.attribute_scores(pdf, responses)
+    np.testing.assert_allclose(scores, [[1, 0], [0, 1], [0.8, 0.2], [0, 0]])
+    presence = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], dtype=bool)
+    classes = np.array([0, 0, 1, 1])
+    frequency = retrieval.class_frequencies(presence, classes, 2)
+    np.testing.assert_allclose(frequency, [[0.5, 0.5], [0.5, 0.5]])
+    assert retrieval.varies_within_classes(presence, classes, 2).all()  # all variance is within classes
+    result = retrieval.evaluate_retrieval(scores, presence, frequency[classes], np.array([True, True]), ["a", "b"])
+    # attribute 1: image 1 first, then a negative, then a tie of one positive and one negative
+    assert result.map == pytest.approx((1.0 + (0.5 * 1.0 + 0.5 * 0.5)) / 2)
+    assert result.class_prior_map == pytest.approx(0.5)  # all tied
+    assert result.varying_map > result.varying_class_prior_map
+
+
+def test_attribute_fixed_by_class_does_not_vary_within_classes():
+    presence = np.array([[1], [1], [0], [0]], dtype=bool)
+    assert not retrieval.varies_within_classes(presence, np.array([0, 0, 1, 1]), 2)[0]
+
+
+def test_heat_map_peaks_follow_the_attribute_filter():
+    maps = torch.zeros(1, 2, 4, 4)
+    maps[0, 0, 0, 0] = 1.0  # filter 0 fires top-left
+    maps[0, 1, 3, 3] = 1.0  # filter 1 fires bottom-right
+    weights = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    peaks = grounding.heat_map_peaks(maps, weights, (8, 8))
+    assert tuple(peaks[0, 0]) in {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert tuple(peaks[0, 1]) in {(6, 6), (6, 7), (7, 6), (7, 7)}
+
+
+def test_grounding_tally_and_baselines():
+    masks = np.zeros((2, 4, 4), dtype=np.uint8)
+    masks[:, :2, :2] = 1  # part 1 in the top-left quarter
+    masks[:, 2, 2] = 2  # part 2 covers the centre pixel
+    tally = grounding.GroundingTally()
+    tally.add(masks, np.array([1, 2]), peaks=np.array([[0, 0], [0, 0]]), cam_peaks=np.array([[3, 3], [2, 2]]), cited=np.array([True, False]))
+    result = tally.result()
+    assert result.accuracy == pytest.approx(0.5)
+    assert (result.cited_accuracy, result.cited_pairs) == (1.0, 1)
+    assert result.baselines["centre"] == pytest.approx(0.5)  # centre (2, 2) is part 2
+    assert result.baselines["random"] == pytest.approx((4 / 16 + 1 / 16) / 2)
+    assert result.baselines["cam"] == pytest.approx(0.5)
+    assert result.best_baseline == pytest.approx(0.5)
+
+
+def test_filter_given_attribute_is_bayes():
+    pdf = np.array([[0.5, 0.5], [1.0, 0.0]])
+    prior = np.array([0.25, 0.75])
+    np.testing.assert_allclose(grounding.filter_given_attribute(pdf, prior), [[0.125 / 0.875, 0.75 / 0.875], [1.0, 0.0]])
+
+
+def test_filters_behind_citations_pick_carriers_of_each_attribute():
+    contributions = np.array([3.0, 1.0, 2.0, -1.0])
+    pdf = np.array([[1.0, 0.0], [0.0, 1.0], [0.4, 0.6], [1.0, 0.0]])
+    assert deletion.filters_behind_citations(contributions, pdf, [0], per_attribute=2) == [0, 2]
+    assert deletion.filters_behind_citations(contributions, pdf, [1, 0], per_attribute=1) == [2, 0]
+
+
+def test_deletion_ratio():
+    tally = deletion.DeletionTally()
+    tally.add(np.array([0.9, 0.8]), np.array([0.3, 0.2]), np.array([[0.8, 0.9], [0.7, 0.7]]), filters=4)
+    result = tally.result()
+    assert result.cited_drop == pytest.approx(0.6)
+    assert result.random_drop == pytest.approx(((0.1 + 0.0) / 2 + 0.1) / 2)
+    assert result.ratio == pytest.approx(0.6 / 0.075)
+
+
+def test_cited_overlap_is_mean_jaccard():
+    trained = pd.DataFrame({"image_id": [1, 1, 2], "phrase": ["red crown", "blue wing", "white breast"]})
+    randomised = pd.DataFrame({"image_id": [1, 2, 2], "phrase": ["red crown", "black tail", "grey beak"]})
+    overlap, images = randomization.cited_overlap(trained, randomised)
+    assert images == 2
+    assert overlap == pytest.approx((1 / 2 + 0) / 2)
+
+
+def test_report_targets_and_table():
+    assert target_met("deletion_ratio", 3.5) is True
+    assert target_met("randomization_overlap", 0.3) is False
+    assert target_met("grounding_accuracy", None) is None
+    record = EvaluationRecord(metrics={"deletion_ratio": 4.0, "randomization_overlap": 0.1}, notes={"grounding": "no masks"})
+    table = markdown_table(record)
+    assert "| Deletion ratio (cited / random) | 4.000 |" in table and "no masks" in table
+    assert record.to_json()["targets"]["deletion_ratio"] is True
+
+
+def test_linear_probe_reads_an_encoded_attribute():
+    rng = np.random.default_rng(0)
+    presence = rng.random((200, 1)) < 0.3
+    responses = np.c_[presence[:, 0] * 2.0 + rng.normal(0, 0.1, 200), rng.normal(0, 1, 200)]
+    scores = retrieval.linear_probe_scores(responses[:150], presence[:150], responses[150:])
+    assert ranking.average_precision(scores[:, 0], presence[150:, 0]) > 0.99
