@@ -41,9 +41,9 @@ class BuildOptions:
     layer: str | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
     min_df: int = 5
-    attribute_weighting: Literal["counts", "presence"] = "counts"
+    attribute_weighting: Literal["counts", "presence"] = "presence"
     response: Literal["max", "mean"] = "max"
-    top_k_images: int = 20
+    top_k_images: int = 0
     prior_correction: Literal["none", "lift", "pmi"] = "pmi"
     sentence_attributes: int = 3
     min_relative_score: float = 0.3

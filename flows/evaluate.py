@@ -27,12 +27,12 @@ from filterspeak.tasks.evaluate_build import METRICS, BuildEvaluation, check_met
 
 #: DESIGN.md's open choices, each changed alone from the defaults.
 VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("defaults (max, top-20, pmi, counts)", {}),
+    ("defaults (max, all images, pmi, presence)", {}),
     ("mean response", {"response": "mean"}),
-    ("all train images", {"top_k_images": 0}),
+    ("top-20 images", {"top_k_images": 20}),
     ("no prior correction", {"prior_correction": "none"}),
     ("lift correction", {"prior_correction": "lift"}),
-    ("presence weighting", {"attribute_weighting": "presence"}),
+    ("counts weighting", {"attribute_weighting": "counts"}),
 )
 CONCEPT_FILTERS = 8
 
@@ -74,6 +74,8 @@ def _flatten(result: BuildEvaluation, stages_: BuildStages, chosen: tuple[str, .
     if result.known is not None:
         k = result.known
         metrics.update(known_filter_top1=k.top1, known_filter_auprc=k.auprc, known_filters=k.filters, known_filter_found=list(k.found))
+        if result.known_retrieval is not None:
+            metrics["known_filter_retrieval_map"] = result.known_retrieval
     if result.grounding is not None:
         g = result.grounding
         metrics.update(
@@ -113,9 +115,11 @@ def evaluate(
     device: str = "auto",
     progress: bool = True,
     metrics: tuple[str, ...] = METRICS,
+    extra_variants: tuple[tuple[str, dict[str, Any]], ...] = (),
 ) -> EvaluationRecord:
     """Score the build's explanations against ground truth; with `variants`, every method variant
-    too. `metrics` picks some of known_filters, grounding, retrieval, deletion, randomization."""
+    too (and `extra_variants`: more (name, option changes) pairs, such as combinations).
+    `metrics` picks some of known_filters, grounding, retrieval, deletion, randomization."""
     metrics = tuple(metrics)
     check_metrics(metrics)
     paths = StorePaths.at(store)
@@ -148,7 +152,7 @@ def evaluate(
     }
     per_variant = tuple(m for m in metrics if m != "randomization")
     if variants and per_variant:
-        for name, changes in VARIANTS:
+        for name, changes in VARIANTS + tuple(extra_variants):
             variant = _variant(paths, base, changes, progress)
             variant_known = _variant(paths, known, changes, progress) if known is not None else None
             variant_metrics, _ = _flatten(evaluate_stages(variant, device, variant_known, per_variant), variant, per_variant)

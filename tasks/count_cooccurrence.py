@@ -19,7 +19,7 @@ STAGE = "cooccurrence"
 @dataclass(frozen=True)
 class CooccurrenceParams:
     response: Literal["max", "mean"] = "max"  # s_f(x): spatial max or mean of the feature map
-    top_k: int = 20  # images kept per filter for p(x|f); 0 keeps every train image
+    top_k: int = 0  # images kept per filter for p(x|f); 0 (the default, chosen in docs/evaluation.md) keeps every train image
 
     def to_dict(self) -> dict:
         return asdict(self)

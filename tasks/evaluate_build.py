@@ -130,6 +130,14 @@ def evaluate_retrieval(stages: BuildStages) -> retrieval.RetrievalResult | None:
     return retrieval.evaluate_retrieval(scores, presence, frequency[predicted], varying, stages.phrases, probe)
 
 
+def evaluate_planted_retrieval(stages: BuildStages) -> float | None:
+    """Retrieval mAP on the attributes the backbone's concept filters were trained to detect: what
+    retrieval reaches when the network is known to encode the attribute."""
+    result = evaluate_retrieval(stages)
+    planted = [p for p in stages.backbone.metrics.get("concept_filters") or [] if result and p in result.per_attribute]
+    return float(np.mean([result.per_attribute[p] for p in planted])) if planted else None
+
+
 # ---- the network, run again on the test images ---------------------------------------------
 
 
@@ -288,6 +296,7 @@ def evaluate_randomization(trained: BuildStages, randomised: BuildStages) -> tup
 @dataclass
 class BuildEvaluation:
     known: known_filters.KnownFilterResult | None = None
+    known_retrieval: float | None = None  # the known-filter model's retrieval mAP on its planted attributes
     grounding: grounding.GroundingResult | None = None
     retrieval: retrieval.RetrievalResult | None = None
     deletion: deletion.DeletionResult | None = None
@@ -312,6 +321,8 @@ def evaluate_stages(
     result = BuildEvaluation()
     if "known_filters" in metrics:
         result.known = evaluate_known_filters(known if known is not None else stages)
+        if result.known is not None and "retrieval" in metrics:
+            result.known_retrieval = evaluate_planted_retrieval(known if known is not None else stages)
     if "grounding" in metrics:
         result.grounding = evaluate_grounding(stages, network)
     if "retrieval" in metrics:

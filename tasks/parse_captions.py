@@ -29,7 +29,7 @@ STAGE = "captions"
 class CaptionParams:
     min_df: int = 5
     max_size: int | None = None
-    weighting: Literal["counts", "presence"] = "counts"
+    weighting: Literal["counts", "presence"] = "presence"  # chosen in docs/evaluation.md
     parser: ParserConfig = field(default_factory=ParserConfig)
 
     def to_dict(self) -> dict:

@@ -27,11 +27,11 @@ def test_stage_builds_vocabulary_and_image_distributions(tmp_path):
         }))
 
     data = run_stage(paths, "dataset", {}, dataset)
-    result = parse_captions(paths, data, CaptionParams(min_df=2), progress=False)
+    result = parse_captions(paths, data, CaptionParams(min_df=2, weighting="counts"), progress=False)
     vocabulary = result.read("attributes")
     assert vocabulary[["phrase", "document_frequency"]].values.tolist() == [["black wing", 2], ["red crown", 2]]
     image0 = result.read("image_attributes").query("image_id == 0").sort_values("attribute_id")
     # image 0: 'black wing' (id 0) once, 'red crown' (id 1) twice → p = 1/3, 2/3
     assert image0["count"].tolist() == [1, 2]
     assert image0["probability"].round(6).tolist() == [round(1 / 3, 6), round(2 / 3, 6)]
-    assert parse_captions(paths, data, CaptionParams(min_df=2), progress=False).reused
+    assert parse_captions(paths, data, CaptionParams(min_df=2, weighting="counts"), progress=False).reused

@@ -1,0 +1,18 @@
+"""`filterspeak evaluate` refuses bad requests in one line, before any work."""
+
+from __future__ import annotations
+
+from filterspeak.flows.cli import main
+
+
+def test_unknown_metric_is_one_line(tmp_path, capsys):
+    assert main(["evaluate", "--store", str(tmp_path), "--metrics", "retrieval,accuracy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "unknown metric(s) accuracy" in err and "known_filters, grounding, retrieval, deletion, randomization" in err
+
+
+def test_store_without_a_build_is_one_line(tmp_path, capsys):
+    assert main(["evaluate", "--store", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no build found" in err and "filterspeak build" in err
