@@ -168,14 +168,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     from filterspeak.evaluation.report import markdown_table, variants_table
     from filterspeak.flows.evaluate import evaluate
-
+    from filterspeak.flows.run_errors import failures_reported_by_cli
     from filterspeak.storage.builds import load_build_record
     from filterspeak.tasks.evaluate_build import METRICS, check_metrics
 
     chosen = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else METRICS
     check_metrics(chosen)
     load_build_record(StorePaths.at(args.store), args.backbone, args.layer)  # one line, before Prefect starts, if absent
-    record = evaluate(args.store, args.backbone, args.layer, args.variants, args.device, not args.no_progress, chosen)
+    with failures_reported_by_cli():
+        record = evaluate(args.store, args.backbone, args.layer, args.variants, args.device, not args.no_progress, chosen)
     context = record.context
     print(f"FilterSpeak evaluation of {context['backbone']}:{context['layer']} on {context['dataset']} "
           f"({context['test_images']} test images)\n")

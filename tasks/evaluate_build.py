@@ -158,7 +158,7 @@ class _Network:
         """Class probabilities with the filters where `keep` is 0 zeroed at the layer."""
         if stages.trained_head:  # the decision is the linear head on GAP: exact without a forward
             gap = (maps.mean(dim=(2, 3)) * keep).double()
-            logits = gap @ torch.from_numpy(self.head[0]).T + torch.from_numpy(self.head[1])
+            logits = gap @ torch.tensor(self.head[0]).T + torch.tensor(self.head[1])
         else:
             logits = features.forward_with_filters_zeroed(
                 self.model, stages.layer, batch, keep, stages.options.preprocessing, self.device
