@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -88,7 +89,16 @@ class BuildOptions:
         return list(dict.fromkeys(name.strip() for name in layer.split(",") if name.strip()))
 
     def validate(self) -> None:
-        """Fail in a second, before any work, on a wrong backbone name, weights file or layer."""
+        """Fail in a second, before any work, on a wrong choice, backbone name, weights file or layer."""
+        for name in ("head", "device", "attribute_weighting", "response", "prior_correction"):
+            allowed = typing.get_args(typing.get_type_hints(BuildOptions)[name])
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        for name in ("epochs", "concept_filters", "top_k_images"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.concept_filters and self.backbone != "smallcnn":
+            raise ValueError("--concept-filters applies to the built-in backbone (smallcnn) only")
         spec = self.backbone_spec
         model = build_backbone(spec, num_classes=2 if spec.trainable else None)
         for layer in self.layers:

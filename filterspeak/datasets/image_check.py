@@ -35,6 +35,10 @@ def check_image(path: str | Path) -> str | None:
 
 
 def check_images(paths: Iterable[str | Path], workers: int = 2) -> list[str | None]:
-    """`check_image` over many files, in threads (decoding releases the GIL)."""
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(check_image, paths))
+    """`check_image` over many files, in threads (decoding releases the GIL). The warning filter is
+    set here too: `catch_warnings` is process-wide, so one thread leaving its block could
+    otherwise let another thread's decompression-bomb warning through."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(check_image, paths))

@@ -16,3 +16,11 @@ def test_store_without_a_build_is_one_line(tmp_path, capsys):
     assert main(["evaluate", "--store", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no build found" in err and "filterspeak build" in err
+
+
+def test_bad_method_choices_fail_before_any_work(tmp_path, capsys):
+    assert main(["build", "--store", str(tmp_path / "S"), "--attribute-weighting", "tfidf"]) == 2
+    assert "--attribute-weighting must be one of counts, presence, got 'tfidf'" in capsys.readouterr().err
+    assert main(["build", "--store", str(tmp_path / "S"), "--concept-filters", "-1"]) == 2
+    assert "--concept-filters must be >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "S" / "stages").exists()
