@@ -64,7 +64,7 @@ def build(
         return note(result, round(time.perf_counter() - stage_clock, 2), layer, per_backbone)
 
     outcomes: dict[str, dict[str, StageResult]] = {}
-    with build_lock(paths):
+    with build_lock(paths, notify=get_run_logger().warning):  # shows on the run page, not only the terminal
         dataset = run(stages.dataset_task, paths, options.dataset_params, progress, per_backbone=False)
         captions = run(stages.captions_task, paths, dataset, options.caption_params, progress, per_backbone=False)
         backbone = run(stages.backbone_task, paths, dataset, spec, options.preprocessing, options.device, progress)
