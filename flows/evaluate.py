@@ -76,6 +76,8 @@ def _flatten(result: BuildEvaluation, stages_: BuildStages, chosen: tuple[str, .
         metrics.update(known_filter_top1=k.top1, known_filter_auprc=k.auprc, known_filters=k.filters, known_filter_found=list(k.found))
         if result.known_retrieval is not None:
             metrics["known_filter_retrieval_map"] = result.known_retrieval
+        if result.known_grounding is not None:
+            metrics["known_filter_grounding_accuracy"] = result.known_grounding
     if result.grounding is not None:
         g = result.grounding
         metrics.update(

@@ -197,7 +197,8 @@ def _truth_parts(stages: BuildStages, image_ids: np.ndarray) -> pd.DataFrame:
     )
 
 
-def evaluate_grounding(stages: BuildStages, network: _Network) -> grounding.GroundingResult | None:
+def evaluate_grounding(stages: BuildStages, network: _Network, phrases: set[str] | None = None) -> grounding.GroundingResult | None:
+    """Over every vocabulary attribute truly present, or only over `phrases`."""
     masks = _masks(stages)
     if masks is None:
         return None
@@ -206,6 +207,8 @@ def evaluate_grounding(stages: BuildStages, network: _Network) -> grounding.Grou
     prior = grounding.filter_prior(response_matrix(stages.extraction, column, train_ids))
     weights = torch.from_numpy(grounding.filter_given_attribute(stages.pdf, prior))
     pairs = _truth_parts(stages, test_ids)
+    if phrases is not None:
+        pairs = pairs[pairs["attribute_id"].isin([a for a, p in enumerate(stages.phrases) if p in phrases])]
     predictions = stages.decision.read("predictions").set_index("image_id")
     contributions = response_matrix(stages.decision, "contribution", test_ids, table="contributions")
     row_of = {int(i): r for r, i in enumerate(test_ids)}
@@ -297,6 +300,7 @@ def evaluate_randomization(trained: BuildStages, randomised: BuildStages) -> tup
 class BuildEvaluation:
     known: known_filters.KnownFilterResult | None = None
     known_retrieval: float | None = None  # the known-filter model's retrieval mAP on its planted attributes
+    known_grounding: float | None = None  # ... and its grounding accuracy on them
     grounding: grounding.GroundingResult | None = None
     retrieval: retrieval.RetrievalResult | None = None
     deletion: deletion.DeletionResult | None = None
@@ -321,8 +325,13 @@ def evaluate_stages(
     result = BuildEvaluation()
     if "known_filters" in metrics:
         result.known = evaluate_known_filters(known if known is not None else stages)
+        planted_in = known if known is not None else stages
         if result.known is not None and "retrieval" in metrics:
-            result.known_retrieval = evaluate_planted_retrieval(known if known is not None else stages)
+            result.known_retrieval = evaluate_planted_retrieval(planted_in)
+        if result.known is not None and "grounding" in metrics:
+            planted = set(planted_in.backbone.metrics.get("concept_filters") or [])
+            planted_grounding = evaluate_grounding(planted_in, _network(planted_in, device), planted)
+            result.known_grounding = None if planted_grounding is None else planted_grounding.accuracy
     if "grounding" in metrics:
         result.grounding = evaluate_grounding(stages, network)
     if "retrieval" in metrics:

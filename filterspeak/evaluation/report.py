@@ -65,6 +65,7 @@ _ROWS = (
     ("retrieval_varying_margin", "… margin over the class prior", None),
     ("retrieval_probe_map", "Retrieval mAP of a supervised linear probe (ceiling)", None),
     ("known_filter_retrieval_map", "Retrieval mAP of planted attributes, known-filter model", None),
+    ("known_filter_grounding_accuracy", "Grounding accuracy of planted attributes, known-filter model", None),
     ("deletion_ratio", "Deletion ratio (cited / random)", None),
     ("randomization_overlap", "Randomisation overlap", None),
 )
