@@ -54,9 +54,6 @@ class BuildStages:
             result("pdfs"), result("explanations"), BuildOptions(**record.options), record.layer, record.decision == "head",
         )
 
-    def with_stages(self, **stages: StageResult) -> "BuildStages":
-        return replace(self, **stages)
-
     @property
     def phrases(self) -> list[str]:
         return vocabulary_of(self.captions).phrases
