@@ -16,7 +16,6 @@ from typing import Any
 
 from prefect import flow
 
-from filterspeak.evaluation import truth_checks
 from filterspeak.evaluation.report import EvaluationRecord
 from filterspeak.flows.build import build
 from filterspeak.flows.config import BuildOptions
@@ -66,7 +65,7 @@ _UNAVAILABLE = {
 }
 
 
-def _flatten(result: BuildEvaluation, stages_: BuildStages, chosen: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, str]]:
+def _flatten(result: BuildEvaluation, chosen: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, str]]:
     """The flat JSON keys; a chosen metric the build cannot support gets a note instead."""
     found = {"known_filters": result.known, "grounding": result.grounding, "retrieval": result.retrieval}
     notes = {name: reason for name, reason in _UNAVAILABLE.items() if name in chosen and found[name] is None}
@@ -100,11 +99,8 @@ def _flatten(result: BuildEvaluation, stages_: BuildStages, chosen: tuple[str, .
         d = result.deletion
         metrics.update(deletion_ratio=d.ratio, deletion_cited_drop=d.cited_drop, deletion_random_drop=d.random_drop,
                        deletion_images=d.images, deletion_filters_per_image=d.mean_filters)
-    truth = stages_.dataset.read("image_truth")
-    if len(truth):
-        metrics["cited_precision"] = truth_checks.cited_attribute_precision(
-            stages_.explanations.read("explanations"), stages_.explanations.read("explanation_attributes"), truth
-        ).value
+    if result.cited_precision is not None:
+        metrics["cited_precision"] = result.cited_precision
     return metrics, notes
 
 
@@ -141,7 +137,7 @@ def evaluate(
         randomised = _stages_of(paths, _twin(str(paths.root), options, progress, **random_changes), record.layer)
 
     result = EvaluationRecord()
-    result.metrics, result.notes = _flatten(evaluate_stages(base, device, known, metrics), base, metrics)
+    result.metrics, result.notes = _flatten(evaluate_stages(base, device, known, metrics), metrics)
     if randomised is not None:
         overlap, compared = evaluate_randomization(base, randomised)
         result.metrics.update(randomization_overlap=overlap, randomization_images=compared)
@@ -157,6 +153,6 @@ def evaluate(
         for name, changes in VARIANTS + tuple(extra_variants):
             variant = _variant(paths, base, changes, progress)
             variant_known = _variant(paths, known, changes, progress) if known is not None else None
-            variant_metrics, _ = _flatten(evaluate_stages(variant, device, variant_known, per_variant), variant, per_variant)
+            variant_metrics, _ = _flatten(evaluate_stages(variant, device, variant_known, per_variant), per_variant)
             result.variants.append({"name": name, "changes": changes, "metrics": variant_metrics})
     return result

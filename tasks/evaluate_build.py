@@ -19,7 +19,7 @@ from filterspeak.backbones import images as image_loading
 from filterspeak.backbones.devices import resolve_device
 from filterspeak.captions.parser import CaptionParser
 from filterspeak.datasets.synthetic_render import PART_LABELS
-from filterspeak.evaluation import deletion, grounding, known_filters, randomization, retrieval
+from filterspeak.evaluation import deletion, grounding, known_filters, randomization, retrieval, truth_checks
 from filterspeak.flows.config import BuildOptions
 from filterspeak.storage.builds import BuildRecord
 from filterspeak.storage.cache import StageResult
@@ -61,6 +61,11 @@ class BuildStages:
     @property
     def pdf(self) -> np.ndarray:
         return load_pdf(self.pdfs, int(self.extraction.metrics["filters"]), len(self.phrases))
+
+    @property
+    def response_column(self) -> str:
+        """The activations column that is s_f(x) for this build (`--response`)."""
+        return "max_response" if self.options.response == "max" else "mean_response"
 
     def split_ids(self, split: str) -> np.ndarray:
         images = self.dataset.read("images")
@@ -113,7 +118,7 @@ def evaluate_retrieval(stages: BuildStages) -> retrieval.RetrievalResult | None:
     presence = truth_presence(stages, test_ids)
     if presence is None:
         return None
-    column = "max_response" if stages.options.response == "max" else "mean_response"
+    column = stages.response_column
     test_responses = response_matrix(stages.extraction, column, test_ids)
     scores = retrieval.attribute_scores(stages.pdf, test_responses)
     images = stages.dataset.read("images").set_index("image_id")
@@ -200,7 +205,7 @@ def evaluate_grounding(stages: BuildStages, network: _Network, phrases: set[str]
     if masks is None:
         return None
     test_ids, train_ids = stages.split_ids("test"), stages.split_ids("train")
-    column = "max_response" if stages.options.response == "max" else "mean_response"
+    column = stages.response_column
     prior = grounding.filter_prior(response_matrix(stages.extraction, column, train_ids))
     weights = torch.from_numpy(grounding.filter_given_attribute(stages.pdf, prior))
     pairs = _truth_parts(stages, test_ids)
@@ -301,6 +306,7 @@ class BuildEvaluation:
     grounding: grounding.GroundingResult | None = None
     retrieval: retrieval.RetrievalResult | None = None
     deletion: deletion.DeletionResult | None = None
+    cited_precision: float | None = None  # correct decisions' cited attributes truly present
 
 
 METRICS = ("known_filters", "grounding", "retrieval", "deletion", "randomization")
@@ -335,4 +341,9 @@ def evaluate_stages(
         result.retrieval = evaluate_retrieval(stages)
     if "deletion" in metrics:
         result.deletion = evaluate_deletion(stages, network)
+    truth = stages.dataset.read("image_truth")
+    if len(truth):
+        result.cited_precision = truth_checks.cited_attribute_precision(
+            stages.explanations.read("explanations"), stages.explanations.read("explanation_attributes"), truth
+        ).value
     return result

@@ -18,6 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from filterspeak.interpret.decomposition import positive_shares
+
 
 def filter_given_attribute(pdf: np.ndarray, filter_prior: np.ndarray) -> np.ndarray:
     """(A, F) p(f|a) ∝ p(a|f) p(f)."""
@@ -27,10 +29,8 @@ def filter_given_attribute(pdf: np.ndarray, filter_prior: np.ndarray) -> np.ndar
 
 
 def filter_prior(responses: np.ndarray) -> np.ndarray:
-    """p(f): mean over images of each filter's share of the image's responses."""
-    responses = np.clip(responses, 0.0, None)
-    totals = responses.sum(axis=1, keepdims=True)
-    return np.divide(responses, totals, out=np.zeros_like(responses), where=totals > 0).mean(axis=0)
+    """p(f): mean over images of p(f|x) ∝ s_f(x)."""
+    return positive_shares(responses).mean(axis=0)
 
 
 def heat_map_peaks(feature_maps: torch.Tensor, weights: torch.Tensor, size: tuple[int, int]) -> np.ndarray:

@@ -19,16 +19,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from filterspeak.evaluation.ranking import average_precision, random_ranking_precision
+from filterspeak.interpret.decomposition import positive_shares
 
 WITHIN_CLASS_SHARE = 0.5
 
 
 def attribute_scores(pdf: np.ndarray, responses: np.ndarray) -> np.ndarray:
-    """(N, A) p(a|x) from p(a|f) (F, A) and filter responses s_f(x) (N, F)."""
-    responses = np.clip(responses, 0.0, None)
-    totals = responses.sum(axis=1, keepdims=True)
-    filter_given_image = np.divide(responses, totals, out=np.zeros_like(responses), where=totals > 0)
-    return filter_given_image @ pdf
+    """(N, A) p(a|x) from p(a|f) (F, A) and filter responses s_f(x) (N, F), p(f|x) ∝ s_f(x)."""
+    return positive_shares(responses) @ pdf
 
 
 def class_frequencies(presence: np.ndarray, class_ids: np.ndarray, num_classes: int) -> np.ndarray:

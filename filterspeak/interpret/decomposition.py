@@ -19,8 +19,13 @@ def linear_gap_contributions(gap: np.ndarray, weights: np.ndarray, classes: np.n
     return weights[np.asarray(classes)] * gap
 
 
-def filter_weights_for_decision(contributions: np.ndarray) -> np.ndarray:
-    """p(f | x, ĉ) ∝ max(α_f, 0), row-normalised; rows with no positive contribution stay zero."""
-    positive = np.clip(contributions, 0.0, None)
+def positive_shares(matrix: np.ndarray) -> np.ndarray:
+    """Each row's positive part divided by its sum (a distribution per row); all-zero rows stay zero."""
+    positive = np.clip(matrix, 0.0, None)
     totals = positive.sum(axis=1, keepdims=True)
     return np.divide(positive, totals, out=np.zeros_like(positive), where=totals > 0)
+
+
+def filter_weights_for_decision(contributions: np.ndarray) -> np.ndarray:
+    """p(f | x, ĉ) ∝ max(α_f, 0)."""
+    return positive_shares(contributions)
