@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from filterspeak.storage.cache import StageResult, load_stage_result
+from filterspeak.storage.json_files import write_json
 from filterspeak.storage.paths import StoreError, StorePaths, safe_segment
 
 
@@ -32,15 +32,10 @@ def save_build_record(paths: StorePaths, record: BuildRecord, latest: bool = Tru
     """Record a build; `latest=False` keeps `explain`'s default build (evaluation twins use it)."""
     target = _path(paths, record.backbone, record.layer)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(asdict(record), indent=2, sort_keys=True))
-    os.replace(temporary, target)
+    write_json(target, asdict(record))
     if not latest:
         return
-    latest_path = paths.root / "builds" / "latest.json"
-    temporary = latest_path.with_name(f".latest.json.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps({"backbone": record.backbone, "layer": record.layer}))
-    os.replace(temporary, latest_path)
+    write_json(paths.root / "builds" / "latest.json", {"backbone": record.backbone, "layer": record.layer})
 
 
 def load_build_record(paths: StorePaths, backbone: str | None = None, layer: str | None = None) -> BuildRecord:

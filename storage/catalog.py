@@ -19,6 +19,7 @@ import pyarrow as pa
 from filterspeak.sql import load_sql
 from filterspeak.storage.cache import StageResult
 from filterspeak.storage.locks import running_build
+from filterspeak.storage.json_files import write_json
 from filterspeak.storage.paths import StoreError, StorePaths
 from filterspeak.storage.schemas import SCHEMAS, partition_columns
 
@@ -46,9 +47,7 @@ def publish(paths: StorePaths, results: Iterable[StageResult]) -> None:
                 "stage": result.stage,
                 "fingerprint": result.manifest.fingerprint,
             }
-    temporary = paths.pointers.with_name(f".{paths.pointers.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(pointers, indent=2, sort_keys=True))
-    os.replace(temporary, paths.pointers)
+    write_json(paths.pointers, pointers)
 
 
 def _empty_view(table: str) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from filterspeak.storage.json_files import write_json
 
 
 @dataclass
@@ -35,9 +36,7 @@ class StageManifest:
         raise KeyError(f"stage {self.stage!r} produced no table {name!r}")
 
     def save(self, path: Path) -> None:
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
-        os.replace(temporary, path)
+        write_json(path, asdict(self))
 
     @classmethod
     def load(cls, path: Path) -> "StageManifest":

@@ -11,32 +11,17 @@ shards before deleting the work area.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from filterspeak.storage.fingerprint import sha256_file
+from filterspeak.storage.json_files import read_json, write_json
 from filterspeak.storage.parquet import read_arrow, write_table
 from filterspeak.storage.paths import StorePaths
-
-
-def _write_json(path: Path, value: Any) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(value, indent=2, sort_keys=True))
-    os.replace(temporary, path)
-
-
-def _read_json(path: Path) -> Any | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
 
 
 @dataclass(frozen=True)
@@ -58,7 +43,7 @@ class ShardArea:
 
     def is_done(self, index: int, items: str) -> bool:
         """Shard `index` is complete and holds exactly `items` (a fingerprint of its item ids)."""
-        record = _read_json(self._record(index))
+        record = read_json(self._record(index))
         data = self._data(index)
         return (
             isinstance(record, dict) and record.get("items") == items and data.is_file()
@@ -69,19 +54,19 @@ class ShardArea:
         """Store shard `index` (data first, then its record: the record is the commit)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         rows = write_table(frame, self._data(index), self.table)
-        _write_json(self._record(index), {"shard": index, "items": items, "rows": rows, "sha256": sha256_file(self._data(index))})
+        write_json(self._record(index), {"shard": index, "items": items, "rows": rows, "sha256": sha256_file(self._data(index))})
 
     def read(self, index: int) -> pa.Table:
         return read_arrow(self._data(index))
 
     def load_plan(self) -> dict | None:
         """Decisions taken once for the whole run (kept so a resumed run takes the same ones)."""
-        plan = _read_json(self.directory / "plan.json")
+        plan = read_json(self.directory / "plan.json")
         return plan if isinstance(plan, dict) else None
 
     def save_plan(self, plan: dict) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        _write_json(self.directory / "plan.json", plan)
+        write_json(self.directory / "plan.json", plan)
 
     def remove(self) -> None:
         """Once the stage output is stored: the shards are no longer needed."""

@@ -1,0 +1,23 @@
+"""The store's small JSON files (manifests, build records, catalog pointers, shard records):
+written atomically (temp + rename), so a reader never sees half a file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+def write_json(path: Path, value: Any) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(value, indent=2, sort_keys=True))
+    os.replace(temporary, path)
+
+
+def read_json(path: Path) -> Any | None:
+    """The file's value, or None when it is missing or not valid JSON."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
