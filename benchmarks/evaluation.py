@@ -17,17 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-if "NLTK_DATA" not in os.environ and (SHARED / "nltk_data").is_dir():
-    os.environ["NLTK_DATA"] = str(SHARED / "nltk_data")
+from offline_environment import configure
+
+configure()
 
 
 COMBINATIONS = (
@@ -61,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
           f"known-filter twin {record.context['known_filter_backbone']}, planted {record.context['planted_concepts']}; "
           f"randomised twin {record.context['randomised_backbone']})\n")
     print(markdown_table(record))
+    shares = lambda by_region: ", ".join(f"{region} {value:.3f}" for region, value in by_region.items())  # noqa: E731
+    print(f"\ngrounding accuracy by part: {shares(record.metrics.get('grounding_by_part', {}))}")
+    print(f"where the misses peaked: {shares(record.metrics.get('grounding_miss_regions', {}))}")
     print("\nVariants (one option changed at a time from the defaults, then the combinations):\n")
     print(variants_table(record.variants))
     result = {"synthetic": record.to_json()}

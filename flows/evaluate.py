@@ -12,6 +12,7 @@ twins that the metrics need, without making them the store's default build:
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from prefect import flow
@@ -84,8 +85,10 @@ def _flatten(result: BuildEvaluation, chosen: tuple[str, ...]) -> tuple[dict[str
             grounding_vs_best_baseline=g.accuracy / g.best_baseline if g.best_baseline > 0 else None,
             grounding_centre=g.baselines["centre"], grounding_random=g.baselines["random"], grounding_cam=g.baselines["cam"],
             grounding_pairs=g.pairs, grounding_cited_accuracy=g.cited_accuracy, grounding_cited_pairs=g.cited_pairs,
-            grounding_by_part=g.by_part,
+            grounding_by_part=g.by_part, grounding_miss_regions=g.miss_regions,
         )
+        if not math.isnan(g.best_filter):
+            metrics.update(grounding_best_filter=g.best_filter, grounding_part_locator=g.part_locator)
     if result.retrieval is not None:
         r = result.retrieval
         metrics.update(
@@ -153,6 +156,6 @@ def evaluate(
         for name, changes in VARIANTS + tuple(extra_variants):
             variant = _variant(paths, base, changes, progress)
             variant_known = _variant(paths, known, changes, progress) if known is not None else None
-            variant_metrics, _ = _flatten(evaluate_stages(variant, device, variant_known, per_variant), per_variant)
+            variant_metrics, _ = _flatten(evaluate_stages(variant, device, variant_known, per_variant, references=False), per_variant)
             result.variants.append({"name": name, "changes": changes, "metrics": variant_metrics})
     return result

@@ -199,8 +199,47 @@ def _truth_parts(stages: BuildStages, image_ids: np.ndarray) -> pd.DataFrame:
     )
 
 
-def evaluate_grounding(stages: BuildStages, network: _Network, phrases: set[str] | None = None) -> grounding.GroundingResult | None:
-    """Over every vocabulary attribute truly present, or only over `phrases`."""
+def _pair_rows(pairs: pd.DataFrame, image_ids: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The pairs of a batch of `image_ids`, and each pair's row in the batch."""
+    batch_pairs = pairs[pairs["image_id"].isin(set(image_ids.tolist()))]
+    position = {int(i): p for p, i in enumerate(image_ids)}
+    return batch_pairs, batch_pairs["image_id"].map(position).to_numpy()
+
+
+def _pair_masks(masks: dict[int, np.ndarray], batch_pairs: pd.DataFrame, size: tuple[int, int]) -> np.ndarray:
+    return np.stack([masks[int(i)] for i in batch_pairs["image_id"]]) if len(batch_pairs) else np.zeros((0, *size), np.uint8)
+
+
+def _grounding_references(stages: BuildStages, network: _Network, masks: dict[int, np.ndarray]) -> tuple[float, float]:
+    """(best single filter per attribute, linear part locator): two readings of the maps fitted
+    with the train masks, scored on the test pairs (`filterspeak.evaluation.grounding`)."""
+    train_ids, test_ids = stages.split_ids("train"), stages.split_ids("test")
+    attributes, filters = len(stages.phrases), int(stages.extraction.metrics["filters"])
+    train_hits, test_hits = grounding.FilterHitTally(attributes, filters), grounding.FilterHitTally(attributes, filters)
+    locator = grounding.PartLocator(tuple(sorted(set(_truth_parts(stages, train_ids)["label"].tolist()))))
+    locator_hits = []
+    for image_ids, tally in ((train_ids, train_hits), (test_ids, test_hits)):
+        pairs = _truth_parts(stages, image_ids)
+        if tally is test_hits:
+            locator.fit()
+        for batch_ids, _, maps in network.batches(stages, image_ids):
+            batch_pairs, rows = _pair_rows(pairs, batch_ids)
+            size = masks[int(batch_ids[0])].shape
+            pair_masks, parts = _pair_masks(masks, batch_pairs, size), batch_pairs["label"].to_numpy()
+            tally.add(pair_masks, batch_pairs["attribute_id"].to_numpy(), parts, grounding.filter_peaks(maps, size)[rows])
+            if tally is train_hits:
+                locator.add(maps, np.stack([masks[int(i)] for i in batch_ids]))
+            else:
+                locator_hits.append(locator.hits(maps, pair_masks, rows, parts))
+    located = np.concatenate(locator_hits) if locator_hits else np.zeros(0, dtype=bool)
+    return grounding.best_filter_accuracy(train_hits, test_hits), float(located.mean()) if len(located) else float("nan")
+
+
+def evaluate_grounding(
+    stages: BuildStages, network: _Network, phrases: set[str] | None = None, references: bool = False
+) -> grounding.GroundingResult | None:
+    """Over every vocabulary attribute truly present, or only over `phrases`; with `references`, also
+    the two supervised references (one more pass over the train and test images)."""
     masks = _masks(stages)
     if masks is None:
         return None
@@ -226,19 +265,21 @@ def evaluate_grounding(stages: BuildStages, network: _Network, phrases: set[str]
         else:
             cam_weights = torch.from_numpy(contributions[[row_of[int(i)] for i in image_ids]])
         cam_peaks = grounding.heat_map_peaks(maps, cam_weights[:, None, :], size)[:, 0]  # (B, 2)
-        batch_pairs = pairs[pairs["image_id"].isin(set(image_ids.tolist()))]
-        position = {int(i): p for p, i in enumerate(image_ids)}
-        rows = batch_pairs["image_id"].map(position).to_numpy()
+        batch_pairs, rows = _pair_rows(pairs, image_ids)
         tally.add(
-            np.stack([masks[int(i)] for i in batch_pairs["image_id"]]) if len(rows) else np.zeros((0, *size), np.uint8),
+            _pair_masks(masks, batch_pairs, size),
             batch_pairs["label"].to_numpy(),
             peaks[rows, batch_pairs["attribute_id"].to_numpy()],
             cam_peaks[rows],
             np.array([(int(i), int(a)) in cited_pairs for i, a in zip(batch_pairs["image_id"], batch_pairs["attribute_id"])], dtype=bool),
         )
     result = tally.result()
+    if references:
+        best_filter, part_locator = _grounding_references(stages, network, masks)
+        result = replace(result, best_filter=best_filter, part_locator=part_locator)
     names = {label: part for part, label in PART_LABELS.items()}
-    return replace(result, by_part={names.get(label, str(label)): value for label, value in result.by_part.items()})
+    named = lambda by_label: {names.get(label, str(label)): value for label, value in by_label.items()}  # noqa: E731
+    return replace(result, by_part=named(result.by_part), miss_regions=named(result.miss_regions))
 
 
 # ---- 4. deletion ---------------------------------------------------------------------------
@@ -319,10 +360,15 @@ def check_metrics(metrics: tuple[str, ...]) -> None:
 
 
 def evaluate_stages(
-    stages: BuildStages, device: str = "auto", known: BuildStages | None = None, metrics: tuple[str, ...] = METRICS
+    stages: BuildStages,
+    device: str = "auto",
+    known: BuildStages | None = None,
+    metrics: tuple[str, ...] = METRICS,
+    references: bool = True,
 ) -> BuildEvaluation:
     """Metrics 1–4 (those named in `metrics`) for one build; `known`: the build whose backbone has
-    planted concept filters."""
+    planted concept filters. `references=False` skips the supervised grounding references, which
+    depend on the network and layer only (not on the method's options): for method variants."""
     check_metrics(metrics)
     network = _network(stages, device) if {"grounding", "deletion"} & set(metrics) else None
     result = BuildEvaluation()
@@ -336,7 +382,7 @@ def evaluate_stages(
             planted_grounding = evaluate_grounding(planted_in, _network(planted_in, device), planted)
             result.known_grounding = None if planted_grounding is None else planted_grounding.accuracy
     if "grounding" in metrics:
-        result.grounding = evaluate_grounding(stages, network)
+        result.grounding = evaluate_grounding(stages, network, references=references)
     if "retrieval" in metrics:
         result.retrieval = evaluate_retrieval(stages)
     if "deletion" in metrics:

@@ -60,6 +60,8 @@ _ROWS = (
     ("grounding_accuracy", "Grounding accuracy", "grounding_best_baseline"),
     ("grounding_vs_best_baseline", "Grounding / best baseline", None),
     ("grounding_cited_accuracy", "Grounding accuracy, cited attributes", None),
+    ("grounding_best_filter", "Grounding accuracy of the best single filter per attribute (supervised reference)", None),
+    ("grounding_part_locator", "Grounding accuracy of a linear part locator on the maps (supervised reference)", None),
     ("retrieval_map", "Retrieval mAP", "retrieval_class_prior_map"),
     ("retrieval_varying_map", "Retrieval mAP, within-class attributes", "retrieval_varying_class_prior_map"),
     ("retrieval_varying_margin", "… margin over the class prior", None),

@@ -80,6 +80,69 @@ def test_grounding_tally_and_baselines():
     assert result.baselines["random"] == pytest.approx((4 / 16 + 1 / 16) / 2)
     assert result.baselines["cam"] == pytest.approx(0.5)
     assert result.best_baseline == pytest.approx(0.5)
+    assert result.miss_regions == {1: 1.0}  # the one miss (part 2) peaked on part 1
+
+
+def test_filter_peaks_are_each_filters_own_peak_in_chunks():
+    maps = torch.zeros(1, 3, 4, 4)
+    maps[0, 0, 0, 0] = maps[0, 1, 3, 3] = maps[0, 2, 0, 3] = 1.0
+    peaks = grounding.filter_peaks(maps, (8, 8), chunk=2)  # filters 0-1, then 2
+    assert peaks.shape == (1, 3, 2)
+    assert tuple(peaks[0, 0]) in {(0, 0), (0, 1), (1, 0), (1, 1)}
+    assert tuple(peaks[0, 1]) in {(6, 6), (6, 7), (7, 6), (7, 7)}
+    assert tuple(peaks[0, 2]) in {(0, 6), (0, 7), (1, 6), (1, 7)}
+
+
+def _images_with_two_parts(rng, count):
+    """Feature maps (count, 3, 4, 4) and masks (count, 8, 8): part 1 and part 2 in random cells;
+    filter 0 marks part 1's cell, filter 1 part 2's, filter 2 is noise."""
+    maps, masks = torch.zeros(count, 3, 4, 4), np.zeros((count, 8, 8), dtype=np.uint8)
+    for k in range(count):
+        first, second = rng.choice(16, size=2, replace=False)
+        for label, cell in ((1, first), (2, second)):
+            row, col = divmod(int(cell), 4)
+            maps[k, label - 1, row, col] = 1.0
+            masks[k, 2 * row : 2 * row + 2, 2 * col : 2 * col + 2] = label
+        maps[k, 2] = torch.from_numpy(rng.random((4, 4))).float()
+    return maps, masks
+
+
+def test_part_locator_learns_where_each_part_is_from_the_maps():
+    rng = np.random.default_rng(0)
+    locator = grounding.PartLocator(labels=(1, 2))
+    train_maps, train_masks = _images_with_two_parts(rng, 40)
+    locator.add(train_maps[:20], train_masks[:20])
+    locator.add(train_maps[20:], train_masks[20:])  # batches accumulate
+    locator.fit()
+    assert locator.weights.shape == (3, 2)
+    assert locator.weights[0, 0] > 0.5 and locator.weights[1, 1] > 0.5  # filter 0 locates part 1, filter 1 part 2
+    test_maps, test_masks = _images_with_two_parts(rng, 10)
+    rows, parts = np.r_[np.arange(10), np.arange(10)], np.r_[np.ones(10, int), np.full(10, 2)]
+    assert locator.hits(test_maps, test_masks[rows], rows, parts).all()
+    other_images = locator.hits(test_maps.roll(1, dims=0), test_masks[rows], rows, parts)
+    assert other_images.mean() < 0.5  # another image's maps point elsewhere
+
+
+def test_best_filter_accuracy_picks_the_filter_on_train_and_scores_it_on_test():
+    masks = np.zeros((1, 4, 4), dtype=np.uint8)
+    masks[0, :2, :] = 1  # part 1: the top half; part 2: the bottom half
+    masks[0, 2:, :] = 2
+    top, bottom = [0, 0], [3, 3]
+
+    def tally(pairs):  # pairs: (attribute, part, peak of filter 0, peak of filter 1)
+        counts = grounding.FilterHitTally(num_attributes=3, num_filters=2)
+        for attribute, part, peak0, peak1 in pairs:
+            counts.add(masks, np.array([attribute]), np.array([part]), np.array([[peak0, peak1]]))
+        return counts
+
+    # attribute 0 (part 1): filter 1 hits on train; attribute 1 (part 2): filter 0 hits; attribute 2: no train pairs
+    train = tally([(0, 1, bottom, top), (0, 1, bottom, top), (1, 2, bottom, top)])
+    np.testing.assert_array_equal(train.hits, [[0, 2], [1, 0], [0, 0]])
+    np.testing.assert_array_equal(train.pairs, [2, 1, 0])
+    # on test: attribute 0's filter 1 hits once of twice, attribute 1's filter 0 misses, attribute 2 counts as a miss
+    test = tally([(0, 1, bottom, top), (0, 1, top, bottom), (1, 2, top, bottom), (2, 1, top, top)])
+    assert grounding.best_filter_accuracy(train, test) == pytest.approx(1 / 4)
+    assert np.isnan(grounding.best_filter_accuracy(train, grounding.FilterHitTally(3, 2)))
 
 
 def test_filter_given_attribute_is_bayes():
