@@ -35,7 +35,7 @@ class StorePaths:
     runs/<run_id>.parquet           one row per stage per build run
     catalog.json                    which stage outputs are current, per table and partition
     catalog.duckdb                  views over the current Parquet files
-    work/<stage>/<fingerprint>/     resumable shards of a stage run not finished yet (never published)
+    work/<stage>/<fingerprint>/     resumable shards or training checkpoints of a stage run not finished yet (never published)
     """
 
     root: Path

@@ -1,14 +1,16 @@
 """Stage `backbone`: the network to explain.
 
 The built-in backbone is trained here on the dataset's train split (weights + sha256 + test
-accuracy). A pretrained or user backbone is verified (weights file exists, fits the
-architecture, matches an expected sha256) and registered; its weights stay where they are and
-are keyed by their sha256.
+accuracy), with a checkpoint after every epoch in the stage's work area: a killed run resumes
+from the last finished epoch. A pretrained or user backbone is verified (weights file exists,
+fits the architecture, matches an expected sha256) and registered; its weights stay where they
+are and are keyed by their sha256.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import numpy as np
@@ -19,7 +21,7 @@ from filterspeak.backbones import images as image_loading
 from filterspeak.backbones import concepts, registry, small_cnn, training
 from filterspeak.backbones.devices import resolve_device
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
-from filterspeak.storage.cache import StageOutput, StageResult, run_stage
+from filterspeak.storage.cache import StageOutput, StageResult, run_stage, stage_key
 from filterspeak.storage.fingerprint import code_version, sha256_file
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.prepare_dataset import IMAGE_KEY_COLUMNS
@@ -76,6 +78,8 @@ def prepare_backbone(
             raise registry.BackboneError("concept_filters needs per-image ground truth (the synthetic dataset has it)")
         inputs.update(truth=dataset.table_hash("image_truth"), definitions=dataset.table_hash("class_definitions"))
 
+    work = paths.work_dir(STAGE, stage_key(STAGE, inputs))  # training checkpoints of a run not finished yet
+
     def compute(output: StageOutput) -> None:
         num_classes = int(dataset.metrics["classes"])
         test_accuracy = None
@@ -86,6 +90,7 @@ def prepare_backbone(
             result = training.train_classifier(
                 model, spec, preprocessing, split_tensors(dataset, "train", preprocessing),
                 split_tensors(dataset, "test", preprocessing), resolve_device(device), progress=progress, concepts=planted,
+                checkpoint=work / "training.pt",
             )
             if planted is not None:  # filter k detects planted.phrases[k]
                 output.metrics.update(concept_filters=list(planted.phrases), concept_accuracy=result.concept_accuracy)
@@ -111,7 +116,9 @@ def prepare_backbone(
             backbone=spec.name, weights_sha256=weights_sha256, num_outputs=num_outputs, test_accuracy=test_accuracy
         )
 
-    return run_stage(paths, STAGE, inputs, compute)
+    result = run_stage(paths, STAGE, inputs, compute)
+    shutil.rmtree(work, ignore_errors=True)  # stored: the checkpoints are no longer needed
+    return result
 
 
 def load_backbone_model(backbone: StageResult, spec: BackboneSpec) -> torch.nn.Module:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -11,6 +13,7 @@ from tqdm.auto import tqdm
 from filterspeak.backbones.concepts import ConceptProbe, ConceptTargets
 from filterspeak.backbones.images import normalise
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.storage.checkpoints import load_checkpoint, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,15 @@ def train_classifier(
     device: torch.device,
     progress: bool = True,
     concepts: ConceptTargets | None = None,
+    checkpoint: Path | None = None,
 ) -> TrainingResult:
     """AdamW + one-cycle schedule; deterministic for a given spec.train_seed on the CPU.
 
     With `concepts` (a SmallCNN only), the first K filters of the last conv block also learn,
     through a binary cross-entropy on their spatial max, to detect the planted attributes.
-    `spec.epochs == 0` leaves the random initialisation (the randomisation check's model)."""
+    `spec.epochs == 0` leaves the random initialisation (the randomisation check's model).
+    With `checkpoint`, every finished epoch is saved there and a run finds the last one and
+    continues from it; on the CPU the result equals an uninterrupted run's exactly."""
     torch.manual_seed(spec.train_seed)
     generator = torch.Generator().manual_seed(spec.train_seed)
     images, labels = train
@@ -74,8 +80,14 @@ def train_classifier(
         balance = nn.BCEWithLogitsLoss(pos_weight=((1 - prevalence) / prevalence).to(device))
         concept_loss = lambda logits, targets: balance(logits, targets) * targets.shape[1]  # noqa: E731
     loss = torch.tensor(float("nan"))
-    bar = tqdm(range(spec.epochs), desc=f"train {spec.name}", unit="epoch", disable=not progress, leave=False)
-    for _ in bar:
+    trained = _Trained(model, probe, optimiser, schedule, generator)
+    first_epoch = trained.resume(checkpoint, spec) if checkpoint is not None else 0
+    if first_epoch:
+        loss = torch.tensor(trained.loss)
+        tqdm.write(f"train {spec.name}: resuming after epoch {first_epoch} of {spec.epochs}")
+    bar = tqdm(range(first_epoch, spec.epochs), desc=f"train {spec.name}", unit="epoch", disable=not progress, leave=False,
+               initial=first_epoch, total=spec.epochs)
+    for epoch in bar:
         model.train()
         order = torch.randperm(len(labels), generator=generator)
         for start in range(0, len(labels), spec.batch_size):
@@ -92,12 +104,53 @@ def train_classifier(
             optimiser.step()
             schedule.step()
         bar.set_postfix(loss=f"{loss.item():.3f}")
+        if checkpoint is not None:
+            trained.save(checkpoint, epoch + 1, spec, float(loss.item()))
     return TrainingResult(
         train_accuracy=accuracy(model, images, labels, preprocessing, device),
         test_accuracy=accuracy(model, *test, preprocessing, device),
         final_loss=float(loss.item()),
         concept_accuracy=None if probe is None else _concept_accuracy(model, probe, images, concepts, preprocessing, device),
     )
+
+
+@dataclass
+class _Trained:
+    """Everything a training run changes, as one checkpoint: the weights, the optimiser and
+    schedule, and the random generators (the batch order and the flips)."""
+
+    model: nn.Module
+    probe: nn.Module | None
+    optimiser: torch.optim.Optimizer
+    schedule: Any
+    generator: torch.Generator
+    loss: float = float("nan")
+
+    def save(self, path: Path, epochs_done: int, spec: BackboneSpec, loss: float) -> None:
+        save_checkpoint(path, {
+            "spec": spec.name, "epochs": spec.epochs, "epochs_done": epochs_done, "loss": loss,
+            "model": self.model.state_dict(), "probe": self.probe.state_dict() if self.probe is not None else {},
+            "optimiser": self.optimiser.state_dict(), "schedule": self.schedule.state_dict(),
+            "generator": self.generator.get_state(), "rng": torch.get_rng_state(),
+        })
+
+    def resume(self, path: Path, spec: BackboneSpec) -> int:
+        """The epochs already done by the checkpoint at `path` (0 when there is none that fits)."""
+        state = load_checkpoint(path)
+        if not state or state.get("spec") != spec.name or state.get("epochs") != spec.epochs:
+            return 0
+        try:
+            self.model.load_state_dict(state["model"])
+            if self.probe is not None:
+                self.probe.load_state_dict(state["probe"])
+            self.optimiser.load_state_dict(state["optimiser"])
+            self.schedule.load_state_dict(state["schedule"])
+            self.generator.set_state(state["generator"])
+            torch.set_rng_state(state["rng"])
+        except (KeyError, RuntimeError, ValueError):
+            raise RuntimeError(f"training checkpoint {path} does not fit {spec.name}; delete it to start over") from None
+        self.loss = float(state["loss"])
+        return int(state["epochs_done"])
 
 
 def _last_block_before_relu(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:

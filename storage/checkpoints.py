@@ -1,0 +1,33 @@
+"""Training checkpoints in a stage's work area, so a killed training run resumes where it stopped.
+
+A checkpoint is one file of tensors and plain values (model, optimiser, schedule and random
+generator states after a finished epoch), written atomically (temp + rename) and read back with
+`torch.load(weights_only=True)`: nothing in it can run code. A missing, truncated or foreign
+file reads as None and training starts from the beginning.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The saved state, or None when there is none or it cannot be read safely."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # truncated, corrupted or not a checkpoint: start over
+        return None
+    return state if isinstance(state, dict) else None

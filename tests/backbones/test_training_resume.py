@@ -1,0 +1,73 @@
+"""A killed training run resumes from its last finished epoch and ends with the same network."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from training_faults import killed_after_epoch
+
+from filterspeak.backbones import registry, training
+from filterspeak.backbones.concepts import ConceptTargets
+from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.storage.checkpoints import load_checkpoint
+
+PREPROCESSING = Preprocessing(image_size=16)
+SPEC = BackboneSpec(architecture="smallcnn", width=4, epochs=4, batch_size=16)
+
+
+def _data(count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(count) % 3
+    images = torch.rand(count, 3, 16, 16, generator=generator)
+    images[:, labels.numpy() % 3, :4, :4] += 0.5  # a corner tinted by the class
+    return (images.clamp(0, 1) * 255).to(torch.uint8), labels
+
+
+TRAIN, TEST = _data(48, 0), _data(12, 1)
+CONCEPTS = ConceptTargets(("red crown", "blue wing"), (torch.arange(48)[:, None] % torch.tensor([2, 3]) == 0).float())
+
+
+def _train(checkpoint=None, concepts=None) -> tuple[torch.nn.Module, training.TrainingResult]:
+    torch.manual_seed(SPEC.train_seed)
+    model = registry.build_backbone(SPEC, 3)
+    result = training.train_classifier(
+        model, SPEC, PREPROCESSING, TRAIN, TEST, torch.device("cpu"), progress=False, concepts=concepts, checkpoint=checkpoint
+    )
+    return model, result
+
+
+@pytest.mark.parametrize("concepts", [None, CONCEPTS], ids=["classifier", "concept-filters"])
+def test_a_killed_run_resumes_to_the_same_weights(tmp_path, capsys, concepts):
+    uninterrupted, expected = _train(concepts=concepts)
+
+    checkpoint = tmp_path / "training.pt"
+    with killed_after_epoch(2):
+        _train(checkpoint, concepts)
+    assert load_checkpoint(checkpoint)["epochs_done"] == 2
+
+    resumed, result = _train(checkpoint, concepts)
+    assert "resuming after epoch 2 of 4" in capsys.readouterr().out
+    for name, tensor in uninterrupted.state_dict().items():
+        assert torch.equal(tensor, resumed.state_dict()[name]), name
+    assert result == expected
+    assert load_checkpoint(checkpoint)["epochs_done"] == 4
+
+
+def test_a_corrupted_checkpoint_starts_over(tmp_path, capsys):
+    _, expected = _train()
+    checkpoint = tmp_path / "training.pt"
+    checkpoint.write_bytes(b"not a checkpoint")
+    _, result = _train(checkpoint)
+    assert "resuming" not in capsys.readouterr().out
+    assert result == expected
+
+
+def test_a_checkpoint_of_another_run_is_ignored(tmp_path, capsys):
+    checkpoint = tmp_path / "training.pt"
+    _train(checkpoint)
+    other = BackboneSpec(architecture="smallcnn", width=4, epochs=5, batch_size=16)
+    torch.manual_seed(0)
+    training.train_classifier(registry.build_backbone(other, 3), other, PREPROCESSING, TRAIN, TEST, torch.device("cpu"),
+                              progress=False, checkpoint=checkpoint)
+    assert "resuming" not in capsys.readouterr().out
+    assert load_checkpoint(checkpoint)["epochs"] == 5
