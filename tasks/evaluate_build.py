@@ -210,36 +210,28 @@ def _pair_masks(masks: dict[int, np.ndarray], batch_pairs: pd.DataFrame, size: t
     return np.stack([masks[int(i)] for i in batch_pairs["image_id"]]) if len(batch_pairs) else np.zeros((0, *size), np.uint8)
 
 
-def _grounding_references(stages: BuildStages, network: _Network, masks: dict[int, np.ndarray]) -> tuple[float, float]:
-    """(best single filter per attribute, linear part locator): two readings of the maps fitted
-    with the train masks, scored on the test pairs (`filterspeak.evaluation.grounding`)."""
-    train_ids, test_ids = stages.split_ids("train"), stages.split_ids("test")
+def _fitted_references(stages: BuildStages, network: _Network, masks: dict[int, np.ndarray]) -> grounding.ReferenceTally:
+    """The supervised grounding references fitted with the train masks, ready for the test pairs."""
+    train_ids = stages.split_ids("train")
     attributes, filters = len(stages.phrases), int(stages.extraction.metrics["filters"])
-    train_hits, test_hits = grounding.FilterHitTally(attributes, filters), grounding.FilterHitTally(attributes, filters)
-    locator = grounding.PartLocator(tuple(sorted(set(_truth_parts(stages, train_ids)["label"].tolist()))))
-    locator_hits = []
-    for image_ids, tally in ((train_ids, train_hits), (test_ids, test_hits)):
-        pairs = _truth_parts(stages, image_ids)
-        if tally is test_hits:
-            locator.fit()
-        for batch_ids, _, maps in network.batches(stages, image_ids):
-            batch_pairs, rows = _pair_rows(pairs, batch_ids)
-            size = masks[int(batch_ids[0])].shape
-            pair_masks, parts = _pair_masks(masks, batch_pairs, size), batch_pairs["label"].to_numpy()
-            tally.add(pair_masks, batch_pairs["attribute_id"].to_numpy(), parts, grounding.filter_peaks(maps, size)[rows])
-            if tally is train_hits:
-                locator.add(maps, np.stack([masks[int(i)] for i in batch_ids]))
-            else:
-                locator_hits.append(locator.hits(maps, pair_masks, rows, parts))
-    located = np.concatenate(locator_hits) if locator_hits else np.zeros(0, dtype=bool)
-    return grounding.best_filter_accuracy(train_hits, test_hits), float(located.mean()) if len(located) else float("nan")
+    pairs = _truth_parts(stages, train_ids)
+    fitted = grounding.FilterHitTally(attributes, filters)
+    locator = grounding.PartLocator(tuple(sorted(set(pairs["label"].tolist()))))
+    for image_ids, _, maps in network.batches(stages, train_ids):
+        batch_pairs, rows = _pair_rows(pairs, image_ids)
+        size = masks[int(image_ids[0])].shape
+        peaks = grounding.filter_peaks(maps, size)[rows]
+        fitted.add(_pair_masks(masks, batch_pairs, size), batch_pairs["attribute_id"].to_numpy(), batch_pairs["label"].to_numpy(), peaks)
+        locator.add(maps, np.stack([masks[int(i)] for i in image_ids]))
+    locator.fit()
+    return grounding.ReferenceTally(fitted, locator, grounding.FilterHitTally(attributes, filters))
 
 
 def evaluate_grounding(
     stages: BuildStages, network: _Network, phrases: set[str] | None = None, references: bool = False
 ) -> grounding.GroundingResult | None:
     """Over every vocabulary attribute truly present, or only over `phrases`; with `references`, also
-    the two supervised references (one more pass over the train and test images)."""
+    the two supervised references on the same pairs (one more pass, over the train images)."""
     masks = _masks(stages)
     if masks is None:
         return None
@@ -256,6 +248,7 @@ def evaluate_grounding(
     cited = stages.explanations.read("explanation_attributes")
     cited_pairs = set(zip(cited["image_id"].tolist(), cited["attribute_id"].tolist()))
     tally = grounding.GroundingTally()
+    reference_tally = _fitted_references(stages, network, masks) if references else None
     for image_ids, _, maps in network.batches(stages, test_ids):
         size = masks[int(image_ids[0])].shape
         peaks = grounding.heat_map_peaks(maps, weights, size)  # (B, A, 2)
@@ -266,16 +259,19 @@ def evaluate_grounding(
             cam_weights = torch.from_numpy(contributions[[row_of[int(i)] for i in image_ids]])
         cam_peaks = grounding.heat_map_peaks(maps, cam_weights[:, None, :], size)[:, 0]  # (B, 2)
         batch_pairs, rows = _pair_rows(pairs, image_ids)
+        pair_masks = _pair_masks(masks, batch_pairs, size)
         tally.add(
-            _pair_masks(masks, batch_pairs, size),
+            pair_masks,
             batch_pairs["label"].to_numpy(),
             peaks[rows, batch_pairs["attribute_id"].to_numpy()],
             cam_peaks[rows],
             np.array([(int(i), int(a)) in cited_pairs for i, a in zip(batch_pairs["image_id"], batch_pairs["attribute_id"])], dtype=bool),
         )
+        if reference_tally is not None:
+            reference_tally.add(maps, pair_masks, batch_pairs["attribute_id"].to_numpy(), batch_pairs["label"].to_numpy(), rows)
     result = tally.result()
-    if references:
-        best_filter, part_locator = _grounding_references(stages, network, masks)
+    if reference_tally is not None:
+        best_filter, part_locator = reference_tally.result()
         result = replace(result, best_filter=best_filter, part_locator=part_locator)
     names = {label: part for part, label in PART_LABELS.items()}
     named = lambda by_label: {names.get(label, str(label)): value for label, value in by_label.items()}  # noqa: E731

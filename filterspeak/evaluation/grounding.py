@@ -135,6 +135,30 @@ class PartLocator:
 
 
 @dataclass
+class ReferenceTally:
+    """The two supervised references, fitted on the train pairs (`fitted`, `locator`), then
+    scored on the test pairs batch by batch, beside the method's own tally."""
+
+    fitted: FilterHitTally  # train hits: they choose each attribute's best filter
+    locator: PartLocator  # fitted on the train masks
+    test: FilterHitTally
+    locator_hits: int = 0
+    locator_pairs: int = 0
+
+    def add(self, feature_maps: torch.Tensor, masks: np.ndarray, attribute_ids: np.ndarray, parts: np.ndarray, rows: np.ndarray) -> None:
+        """Test pairs: `masks` (n, H, W), `attribute_ids`/`parts`/`rows` (n,) as in `PartLocator.hits`."""
+        self.test.add(masks, attribute_ids, parts, filter_peaks(feature_maps, masks.shape[1:])[rows])
+        located = self.locator.hits(feature_maps, masks, rows, parts)
+        self.locator_hits += int(located.sum())
+        self.locator_pairs += len(located)
+
+    def result(self) -> tuple[float, float]:
+        """(best single filter, part locator) accuracy on the test pairs."""
+        located = self.locator_hits / self.locator_pairs if self.locator_pairs else float("nan")
+        return best_filter_accuracy(self.fitted, self.test), located
+
+
+@dataclass
 class GroundingTally:
     """Hit counts, accumulated batch by batch over the same (image, attribute) pairs."""
 

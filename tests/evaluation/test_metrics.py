@@ -123,6 +123,28 @@ def test_part_locator_learns_where_each_part_is_from_the_maps():
     assert other_images.mean() < 0.5  # another image's maps point elsewhere
 
 
+def test_reference_tally_scores_the_fitted_references_on_test_pairs():
+    rng = np.random.default_rng(1)
+    maps, masks = _images_with_two_parts(rng, 30)
+
+    def pairs(images):  # every image twice: attribute 0 on part 1, attribute 1 on part 2
+        rows = np.r_[images, images]
+        parts = np.r_[np.ones(len(images), int), np.full(len(images), 2)]
+        return rows, parts - 1, parts
+
+    rows, attributes, parts = pairs(np.arange(20))
+    fitted = grounding.FilterHitTally(num_attributes=2, num_filters=3)
+    fitted.add(masks[rows], attributes, parts, grounding.filter_peaks(maps[:20], (8, 8))[rows])
+    locator = grounding.PartLocator(labels=(1, 2))
+    locator.add(maps[:20], masks[:20])
+    locator.fit()
+    references = grounding.ReferenceTally(fitted, locator, grounding.FilterHitTally(2, 3))
+    rows, attributes, parts = pairs(np.arange(10))  # rows within the test batch of images 20-29
+    references.add(maps[20:], masks[20:][rows], attributes, parts, rows)
+    assert references.result() == (1.0, 1.0)  # filter 0, filter 1 and the locator find every part
+    assert (references.locator_pairs, references.test.pairs.tolist()) == (20, [10, 10])
+
+
 def test_best_filter_accuracy_picks_the_filter_on_train_and_scores_it_on_test():
     masks = np.zeros((1, 4, 4), dtype=np.uint8)
     masks[0, :2, :] = 1  # part 1: the top half; part 2: the bottom half
