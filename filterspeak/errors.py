@@ -10,3 +10,7 @@ from __future__ import annotations
 
 class FilterSpeakError(Exception):
     """A user error; its message is one line for the user."""
+
+
+class OptionError(FilterSpeakError, ValueError):
+    """An option value that is not allowed (an unknown choice, a negative count)."""
