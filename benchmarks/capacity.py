@@ -42,21 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from filterspeak.flows.build import build
-    from filterspeak.flows.config import BuildOptions
     from filterspeak.flows.evaluate import evaluate
+    from filterspeak.options import BuildOptions
 
     default = BuildOptions()
     configurations = [
-        (f"width {width}", {"width": int(width)}, layer)
-        for width in args.widths.split(",")
-        for layer in args.layers.split(",")
+        (f"width {width}", {"width": int(width)}, layer) for width in args.widths.split(",") for layer in args.layers.split(",")
     ]
     configurations += [
         (f"width {default.width}, random init", {"epochs": 0}, "features.3"),
         (f"width {default.width}, 8 concept filters", {"concept_filters": 8}, "features.3"),
     ]
     rows = []
-    header = "| backbone | layer | filters | test accuracy | retrieval mAP | probe | ratio | grounding | best filter | ratio | part locator |"
+    header = (
+        "| backbone | layer | filters | test accuracy | retrieval mAP | probe | ratio | grounding | best filter | ratio | part locator |"
+    )
     print(header + "\n|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
     for name, changes, layer in configurations:
         clock = time.perf_counter()
@@ -64,15 +64,26 @@ def main(argv: list[str] | None = None) -> int:
         report = build(store=args.store, options=options, progress=False, latest=False)
         built = time.perf_counter() - clock
         record = evaluate(
-            store=args.store, backbone=options.backbone_spec.name, layer=layer, device=args.device, progress=False,
+            store=args.store,
+            backbone=options.backbone_spec.name,
+            layer=layer,
+            device=args.device,
+            progress=False,
             metrics=("grounding", "retrieval"),
         )
         m = record.metrics
         row = {
-            "backbone": options.backbone_spec.name, "name": name, "layer": layer, "filters": report.metrics.get("filters"),
-            "test_accuracy": record.context["test_accuracy"], "build_seconds": built,
+            "backbone": options.backbone_spec.name,
+            "name": name,
+            "layer": layer,
+            "filters": report.metrics.get("filters"),
+            "test_accuracy": record.context["test_accuracy"],
+            "build_seconds": built,
             "evaluate_seconds": time.perf_counter() - clock - built,
-            **{k: m.get(k) for k in ("retrieval_map", "retrieval_probe_map", "grounding_accuracy", "grounding_best_filter", "grounding_part_locator")},
+            **{
+                k: m.get(k)
+                for k in ("retrieval_map", "retrieval_probe_map", "grounding_accuracy", "grounding_best_filter", "grounding_part_locator")
+            },
         }
         rows.append(row)
         print(

@@ -35,11 +35,14 @@ SHARED = REPO.parent / "shared"
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--file", type=Path, default=SHARED / "data" / "flickr8k" / "Flickr8k.token.txt",
-                    help="a Flickr8k-format token file (default: ../shared's Flickr8k)")
+    ap.add_argument(
+        "--file",
+        type=Path,
+        default=SHARED / "data" / "flickr8k" / "Flickr8k.token.txt",
+        help="a Flickr8k-format token file (default: ../shared's Flickr8k)",
+    )
     ap.add_argument("--workers", type=int, default=2, help="processes for the pipeline (default 2)")
-    ap.add_argument("--naive-sample", type=int, default=5000,
-                    help="sentences timed with the naive loop (default 5000)")
+    ap.add_argument("--naive-sample", type=int, default=5000, help="sentences timed with the naive loop (default 5000)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -69,14 +72,20 @@ def main(argv: list[str] | None = None) -> int:
     n_sent, n_unique = len(sentences), len(set(sentences))
     parse_s = t_end - t_parse
     pipeline_rate = n_sent / parse_s
-    print(f"file: {args.file} ({len(frame)} captions read, {len(read_errors) + len(clean_errors)} "
-          f"skipped, {n_sent} sentences, {n_unique} unique)")
+    print(
+        f"file: {args.file} ({len(frame)} captions read, {len(read_errors) + len(clean_errors)} "
+        f"skipped, {n_sent} sentences, {n_unique} unique)"
+    )
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-    print(f"whole file, cold start: {t_end - T0:.1f} s wall (imports {t_imports - T0:.1f} s, "
-          f"read {t_read - t_imports:.1f} s, clean incl. loading WordNet {t_load - t_read:.1f} s, "
-          f"loading the tagger {t_parse - t_load:.1f} s, parse {parse_s:.1f} s)")
-    print(f"pipeline (parse_many, dedup + batches + fast engine, workers={args.workers}): "
-          f"{pipeline_rate:,.0f} sentences/s; {sum(map(len, parsed))} phrases")
+    print(
+        f"whole file, cold start: {t_end - T0:.1f} s wall (imports {t_imports - T0:.1f} s, "
+        f"read {t_read - t_imports:.1f} s, clean incl. loading WordNet {t_load - t_read:.1f} s, "
+        f"loading the tagger {t_parse - t_load:.1f} s, parse {parse_s:.1f} s)"
+    )
+    print(
+        f"pipeline (parse_many, dedup + batches + fast engine, workers={args.workers}): "
+        f"{pipeline_rate:,.0f} sentences/s; {sum(map(len, parsed))} phrases"
+    )
 
     # ---- 2. naive loop on a sample: nltk.pos_tag one sentence at a time, same tokens
     import nltk
@@ -89,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         nltk.pos_tag(tokens)
     naive_s = time.perf_counter() - start
     naive_rate = len(sample) / naive_s
-    print(f"naive loop (nltk.pos_tag per sentence, tagging only) on {len(sample)} sentences: "
-          f"{naive_rate:,.0f} sentences/s")
+    print(f"naive loop (nltk.pos_tag per sentence, tagging only) on {len(sample)} sentences: {naive_rate:,.0f} sentences/s")
 
     # ---- 3. the pipeline on the same sample, one process, empty caches
     for engine in ("fast", "nltk"):
@@ -104,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- 4. verdict
     speedup = pipeline_rate / naive_rate
-    print(f"speed-up, pipeline (workers={args.workers}) over naive loop: {speedup:.1f}x "
-          f"(target >= 2x); whole file {t_end - T0:.1f} s (target < 20 s)")
+    print(
+        f"speed-up, pipeline (workers={args.workers}) over naive loop: {speedup:.1f}x "
+        f"(target >= 2x); whole file {t_end - T0:.1f} s (target < 20 s)"
+    )
     return 0
 
 

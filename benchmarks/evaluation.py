@@ -45,19 +45,21 @@ def main(argv: list[str] | None = None) -> int:
 
     from filterspeak.evaluation.report import markdown_table, variants_table
     from filterspeak.flows.build import build
-    from filterspeak.flows.config import BuildOptions
     from filterspeak.flows.evaluate import evaluate
+    from filterspeak.options import BuildOptions
 
     clock = time.perf_counter()
     report = build(store=args.store, options=BuildOptions(device=args.device), progress=False)
     print(f"default build: test accuracy {report.metrics['test_accuracy']:.3f} ({time.perf_counter() - clock:.0f} s)\n")
     clock = time.perf_counter()
     record = evaluate(store=args.store, variants=True, device=args.device, progress=False, extra_variants=COMBINATIONS)
-    print(f"evaluation of {record.context['backbone']}:{record.context['layer']} ({time.perf_counter() - clock:.0f} s; "
-          f"known-filter twin {record.context['known_filter_backbone']}, planted {record.context['planted_concepts']}; "
-          f"randomised twin {record.context['randomised_backbone']})\n")
+    print(
+        f"evaluation of {record.context['backbone']}:{record.context['layer']} ({time.perf_counter() - clock:.0f} s; "
+        f"known-filter twin {record.context['known_filter_backbone']}, planted {record.context['planted_concepts']}; "
+        f"randomised twin {record.context['randomised_backbone']})\n"
+    )
     print(markdown_table(record))
-    shares = lambda by_region: ", ".join(f"{region} {value:.3f}" for region, value in by_region.items())  # noqa: E731
+    shares = lambda by_region: ", ".join(f"{region} {value:.3f}" for region, value in by_region.items())
     print(f"\ngrounding accuracy by part: {shares(record.metrics.get('grounding_by_part', {}))}")
     print(f"where the misses peaked: {shares(record.metrics.get('grounding_miss_regions', {}))}")
     print("\nVariants (one option changed at a time from the defaults, then the combinations):\n")
@@ -66,11 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.real_store:
         real = evaluate(store=args.real_store, device=args.device, progress=False)
         metrics = real.metrics
-        print(f"\nReal data ({real.context['backbone']}:{real.context['layer']} on {real.context['dataset']}, "
-              f"{real.context['test_images']} test images, {metrics.get('retrieval_attributes')} attributes with class-level truth):")
-        print(f"  retrieval mAP {metrics.get('retrieval_map'):.3f} vs random {metrics.get('retrieval_random_map'):.3f} "
-              f"(x{metrics.get('retrieval_map') / metrics.get('retrieval_random_map'):.2f}); class-prior oracle "
-              f"{metrics.get('retrieval_class_prior_map'):.3f}; linear-probe ceiling {metrics.get('retrieval_probe_map'):.3f}")
+        print(
+            f"\nReal data ({real.context['backbone']}:{real.context['layer']} on {real.context['dataset']}, "
+            f"{real.context['test_images']} test images, {metrics.get('retrieval_attributes')} attributes with class-level truth):"
+        )
+        print(
+            f"  retrieval mAP {metrics.get('retrieval_map'):.3f} vs random {metrics.get('retrieval_random_map'):.3f} "
+            f"(x{metrics.get('retrieval_map') / metrics.get('retrieval_random_map'):.2f}); class-prior oracle "
+            f"{metrics.get('retrieval_class_prior_map'):.3f}; linear-probe ceiling {metrics.get('retrieval_probe_map'):.3f}"
+        )
         print(f"  deletion ratio {metrics.get('deletion_ratio'):.2f}; randomisation overlap {metrics.get('randomization_overlap'):.3f}")
         result["real"] = real.to_json()
     if args.json:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Iterable, Iterator, TextIO, TypeVar
+from collections.abc import Iterable, Iterator
+from typing import TextIO, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -31,18 +32,20 @@ class Progress:
     enabled=False prints nothing; on a terminal it is a tqdm bar; otherwise a start line and an
     end line with the count and the seconds taken."""
 
-    def __init__(self, total: int | None, description: str, unit: str = "it", enabled: bool = True, initial: int = 0,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int | None, description: str, unit: str = "it", enabled: bool = True, initial: int = 0, stream: TextIO | None = None
+    ) -> None:
         self.total, self.description, self.unit, self.initial = total, description, unit, initial
         self.count = initial
         self._stream = stream or sys.stderr
         self._enabled = enabled
         self._bar = None
         self._started = 0.0
+        self._postfix = ""
         if enabled and _is_terminal(self._stream):
             self._bar = tqdm(total=total, initial=initial, desc=description, unit=unit, leave=False, file=self._stream)
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         self._started = time.perf_counter()
         if self._enabled and self._bar is None:
             done = f", {self.initial} already done" if self.initial else ""
@@ -56,13 +59,21 @@ class Progress:
         if self._bar is not None:
             self._bar.update(count)
 
+    def postfix(self, **values: object) -> None:
+        """Latest values (`loss="0.123"`): next to the bar, or at the end of the end line."""
+        self._postfix = ", ".join(f"{key}={value}" for key, value in values.items())
+        if self._bar is not None:
+            self._bar.set_postfix(values)
+
     def __exit__(self, kind, value, traceback) -> None:
         if self._bar is not None:
             self._bar.close()
             return
         if self._enabled:
             outcome = "failed" if kind is not None else "done"
-            self._stream.write(f"{self.description}: {outcome}, {self.count} {self.unit} in {time.perf_counter() - self._started:.1f} s\n")
+            postfix = f" ({self._postfix})" if self._postfix else ""
+            seconds = time.perf_counter() - self._started
+            self._stream.write(f"{self.description}: {outcome}, {self.count} {self.unit} in {seconds:.1f} s{postfix}\n")
             self._stream.flush()
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from filterspeak.flows.build import BuildReport
@@ -21,7 +22,7 @@ BUILD_SUMMARY_KEY = "filterspeak-build"
 EXPLAIN_KEY = "filterspeak-explain"
 
 
-def row_counts(result: "StageResult | None") -> str:
+def row_counts(result: StageResult | None) -> str:
     """Rows each table of a stage output holds ("images 96, classes 12"); '' when unknown."""
     if result is None:
         return ""
@@ -31,7 +32,7 @@ def row_counts(result: "StageResult | None") -> str:
     return ", ".join(f"{table} {rows}" for table, rows in counts.items())
 
 
-def stage_rows(report: "BuildReport", results: Sequence["StageResult"] = ()) -> list[dict[str, Any]]:
+def stage_rows(report: BuildReport, results: Sequence[StageResult] = ()) -> list[dict[str, Any]]:
     """One row per stage run of the build, in order; row counts come from the stage manifests."""
     by_key = {(result.stage, result.manifest.fingerprint): result for result in results}
     return [
@@ -47,7 +48,7 @@ def stage_rows(report: "BuildReport", results: Sequence["StageResult"] = ()) -> 
     ]
 
 
-def summary_markdown(report: "BuildReport", results: Sequence["StageResult"] = ()) -> str:
+def summary_markdown(report: BuildReport, results: Sequence[StageResult] = ()) -> str:
     """The build at a glance: model accuracy, sizes, the stage table and example sentences."""
     metrics = report.metrics
     reused = sum(record.reused for record in report.stages)
@@ -77,7 +78,7 @@ def summary_markdown(report: "BuildReport", results: Sequence["StageResult"] = (
     return "\n".join(lines) + "\n"
 
 
-def publish_build_artifacts(report: "BuildReport", results: Sequence["StageResult"] = ()) -> bool:
+def publish_build_artifacts(report: BuildReport, results: Sequence[StageResult] = ()) -> bool:
     """Attach the stage table and the summary to the current run; False (and a warning) if the API refused."""
     reused = sum(record.reused for record in report.stages)
     description = (
@@ -94,17 +95,21 @@ def publish_build_artifacts(report: "BuildReport", results: Sequence["StageResul
 
 def publish_explain_artifact(rows: list[dict[str, Any]]) -> bool:
     """Attach one row per explained image (image, class, probability, sentence) to the current run."""
-    return _publish(
-        lambda artifacts: artifacts.create_table_artifact(rows, key=EXPLAIN_KEY, description=f"{len(rows)} images explained")
-    )
+    return _publish(lambda artifacts: artifacts.create_table_artifact(rows, key=EXPLAIN_KEY, description=f"{len(rows)} images explained"))
 
 
 def _publish(create) -> bool:
-    try:
-        from prefect import artifacts
+    import httpx
+    from prefect import artifacts
+    from prefect.exceptions import PrefectException
 
+    # The API refusing or unreachable (the run's real work is done; never fail it here): a refused
+    # request is PrefectHTTPStatusError (an httpx.HTTPStatusError), no connection an httpx
+    # ConnectError/timeout or an OSError from the socket, the API's own refusals PrefectException
+    # (ObjectNotFound, ...). A ValueError (pydantic: a bad key or table) is our bug and propagates.
+    try:
         create(artifacts)
-    except Exception as error:  # noqa: BLE001 - the run's real work is done; never fail it here
+    except (httpx.HTTPError, OSError, PrefectException) as error:
         _logger().warning("could not publish the run's artifacts (%s: %s)", type(error).__name__, error)
         return False
     return True
@@ -112,9 +117,10 @@ def _publish(create) -> bool:
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:
     """The run logger inside a flow run (so the warning shows in the UI), a module logger outside."""
-    try:
-        from prefect import get_run_logger
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
 
+    try:
         return get_run_logger()
-    except Exception:  # noqa: BLE001 - MissingContextError outside a run
+    except MissingContextError:  # outside a flow or task run
         return logging.getLogger(__name__)

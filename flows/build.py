@@ -1,23 +1,28 @@
-"""The `build` flow: wire the stages together, publish the catalog. Composition only."""
+"""The `build` flow: run the stage graph as Prefect tasks, record the build, publish the catalog.
+Composition only: the stages and their order are declared in `tasks/graph.py`."""
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger
 
+from filterspeak.backbones.registry import random_init_warning
 from filterspeak.flows.artifacts import publish_build_artifacts
-from filterspeak.flows.config import BuildOptions
+from filterspeak.options import BuildOptions
 from filterspeak.storage.builds import BuildRecord, save_build_record
 from filterspeak.storage.cache import StageResult
 from filterspeak.storage.catalog import publish, rebuild_catalog
 from filterspeak.storage.locks import build_lock
 from filterspeak.storage.paths import StorePaths
 from filterspeak.storage.runs import StageRecord, record_run
-from filterspeak.tasks import prefect_tasks as stages
+from filterspeak.tasks.graph import BY_NAME, TABLES, VIEWS, run_graph
+from filterspeak.tasks.prefect_tasks import as_prefect_task
+from filterspeak.tasks.stage import Context
 
 
 @dataclass
@@ -34,9 +39,7 @@ class BuildReport:
 
 
 @flow(name="build", log_prints=True)
-def build(
-    store: str | None = None, options: BuildOptions | None = None, progress: bool = True, latest: bool = True
-) -> BuildReport:
+def build(store: str | None = None, options: BuildOptions | None = None, progress: bool = True, latest: bool = True) -> BuildReport:
     """Run every stage for one dataset × backbone × layer(s); reuse whatever is already built.
 
     `latest=False` builds without becoming the store's default build (what `explain` and
@@ -44,65 +47,32 @@ def build(
     options = options or BuildOptions()
     options.validate()
     paths = StorePaths.at(store).ensure()
-    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    started, clock = datetime.now(UTC), time.perf_counter()
     run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     spec, layers = options.backbone_spec, options.layers
+    logger = get_run_logger()
+    warning = random_init_warning(spec) if latest else None  # a twin that is not the default build is random on purpose
+    if warning:
+        logger.warning(warning)
+        print(f"WARNING: {warning}", file=sys.stderr)
     records: list[StageRecord] = []
-    results: list[StageResult] = []
 
-    def note(result: StageResult, seconds: float, layer: str | None, per_backbone: bool = True) -> StageResult:
-        scope = (spec.name, layer) if per_backbone else (None, None)
+    def note(result: StageResult, layer: str | None, seconds: float) -> None:
+        scope = (spec.name, layer) if BY_NAME[result.stage].scope != "dataset" else (None, None)
         records.append(StageRecord(result.stage, result.manifest.fingerprint, result.reused, seconds, *scope))
-        results.append(result)
         where = f" [{layer}]" if layer else ""
-        get_run_logger().info(f"{result.stage + where:<28} {'reused' if result.reused else 'computed':<9} {seconds:7.2f} s")
-        return result
+        logger.info(f"{result.stage + where:<28} {'reused' if result.reused else 'computed':<9} {seconds:7.2f} s")
 
-    def run(stage_task, *args, layer: str | None = None, per_backbone: bool = True, **kwargs) -> StageResult:
-        stage_clock = time.perf_counter()
-        result = stage_task(*args, **kwargs)
-        return note(result, round(time.perf_counter() - stage_clock, 2), layer, per_backbone)
-
-    outcomes: dict[str, dict[str, StageResult]] = {}
-    with build_lock(paths, notify=get_run_logger().warning):  # shows on the run page, not only the terminal
-        dataset = run(stages.dataset_task, paths, options.dataset_params, progress, per_backbone=False)
-        captions = run(stages.captions_task, paths, dataset, options.caption_params, progress, per_backbone=False)
-        backbone = run(stages.backbone_task, paths, dataset, spec, options.preprocessing, options.device, progress)
-        shared = [dataset, captions, backbone]
-        trained_head = options.trains_head(backbone.metrics["num_outputs"], dataset.metrics["classes"])
-        extract_clock = time.perf_counter()
-        extractions = stages.extract_task(
-            paths, dataset, backbone, spec, options.preprocessing, layers,
-            head="none" if trained_head else "model", device=options.device, progress=progress,
-        )
-        computed = sum(not e.reused for e in extractions)  # one pass served every computed layer
-        extract_seconds = round((time.perf_counter() - extract_clock) / max(computed, 1), 2)
-        for layer, extraction in zip(layers, extractions):
-            note(extraction, 0.0 if extraction.reused else extract_seconds, layer)
-            decision = (
-                run(stages.head_task, paths, dataset, extraction, options.head_params, layer=layer) if trained_head else extraction
-            )
-            cooccurrence = run(stages.cooccurrence_task, paths, dataset, captions, extraction, options.cooccurrence_params, layer=layer)
-            pdfs = run(stages.pdfs_task, paths, dataset, captions, extraction, decision, cooccurrence, options.pdf_params, layer=layer)
-            explanations = run(
-                stages.explanations_task, paths, dataset, captions, extraction, decision, pdfs, options.explanation_params,
-                layer=layer,
-            )
-            layer_results = [extraction, *([decision] if trained_head else []), cooccurrence, pdfs, explanations]
-            outcomes[layer] = {"extract": extraction, "decision": decision, "explanations": explanations}
-            save_build_record(
-                paths,
-                BuildRecord(
-                    spec.name, layer, {r.stage: r.manifest.fingerprint for r in shared + layer_results},
-                    options.to_dict(), run_id, decision=decision.stage,
-                ),
-                latest=latest,
-            )
-        publish(paths, results)
+    with build_lock(paths, notify=logger.warning):  # shows on the run page, not only the terminal
+        outcome = run_graph(paths, options, layers, Context(spec.name, None, options.device, progress), as_prefect_task, note)
+        for layer, built in outcome.layers.items():
+            save_build_record(paths, BuildRecord(spec.name, layer, built.stages, options.to_dict(), run_id), latest=latest)
+        publish(paths, [result for result, _ in outcome.results])
         record_run(paths, run_id, started, records)
-        rebuild_catalog(paths)
+        rebuild_catalog(paths, TABLES, VIEWS)
 
-    first = outcomes[layers[0]]
+    first = outcome.layers[layers[0]].produced
+    decided = {layer: built.produced.by_table["predictions"].metrics for layer, built in outcome.layers.items()}
     report = BuildReport(
         store=str(paths.root),
         run_id=run_id,
@@ -111,17 +81,17 @@ def build(
         layers=layers,
         stages=records,
         metrics={
-            "test_accuracy": first["decision"].metrics["decision_accuracy"],
-            "test_accuracy_by_layer": {layer: o["decision"].metrics["decision_accuracy"] for layer, o in outcomes.items()},
-            "decomposition": first["decision"].metrics["decomposition"],
-            "vocabulary_size": captions.metrics["vocabulary_size"],
-            "filters": first["extract"].metrics["filters"],
-            "images": dataset.metrics["images"],
-            "classes": dataset.metrics["classes"],
-            "captions": dataset.metrics["captions"],
+            "test_accuracy": decided[layers[0]]["decision_accuracy"],
+            "test_accuracy_by_layer": {layer: metrics["decision_accuracy"] for layer, metrics in decided.items()},
+            "decomposition": decided[layers[0]]["decomposition"],
+            "vocabulary_size": first.by_stage["captions"].metrics["vocabulary_size"],
+            "filters": first.by_table["activations"].metrics["filters"],
+            "images": first.by_stage["dataset"].metrics["images"],
+            "classes": first.by_stage["dataset"].metrics["classes"],
+            "captions": first.by_stage["dataset"].metrics["captions"],
         },
-        examples=list(first["explanations"].metrics.get("examples", [])),
+        examples=list(first.by_stage["explanations"].metrics.get("examples", [])),
         seconds=round(time.perf_counter() - clock, 2),
     )
-    publish_build_artifacts(report, results)  # the stage table and summary on the run's page in the UI
+    publish_build_artifacts(report, [result for result, _ in outcome.results])  # the stage table and summary on the run's page
     return report

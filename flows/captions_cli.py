@@ -49,7 +49,8 @@ def add_captions_commands(subparsers) -> argparse.ArgumentParser:
     Each leaf parser sets ``handler`` (the function to call with the parsed namespace)."""
     formats = _formats()
     captions = subparsers.add_parser(
-        "captions", help="inspect caption parsing: phrases per caption, or the vocabulary",
+        "captions",
+        help="inspect caption parsing: phrases per caption, or the vocabulary",
         description="Read a caption file, show the attribute phrases the parser extracts.",
     )
     commands = captions.add_subparsers(dest="captions_command", required=True)
@@ -57,24 +58,23 @@ def add_captions_commands(subparsers) -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("file", help="caption file (for --format cub: the folder with text_c10/)")
         p.add_argument("--format", required=True, choices=formats, help="caption file layout")
-        p.add_argument("--negation", choices=["drop", "mark"], default="drop",
-                       help="negated phrases ('no wingbars'): drop them (default) or show them "
-                            "marked 'not ...'")
+        p.add_argument(
+            "--negation",
+            choices=["drop", "mark"],
+            default="drop",
+            help="negated phrases ('no wingbars'): drop them (default) or show them marked 'not ...'",
+        )
         p.add_argument("--json", action="store_true", help="one JSON object per line")
 
     parse = commands.add_parser("parse", help="print each caption and its attribute phrases")
     common(parse)
-    parse.add_argument("--limit", type=_non_negative_int, default=None,
-                       help="parse only the first N usable captions")
+    parse.add_argument("--limit", type=_non_negative_int, default=None, help="parse only the first N usable captions")
     parse.set_defaults(handler=run_captions_parse)
 
-    vocab = commands.add_parser("vocab", help="print the attribute vocabulary with document "
-                                              "frequencies (images whose captions mention it)")
+    vocab = commands.add_parser("vocab", help="print the attribute vocabulary with document frequencies (images whose captions mention it)")
     common(vocab)
-    vocab.add_argument("--min-df", type=_positive_int, default=5,
-                       help="keep phrases mentioned for at least this many images (default: 5)")
-    vocab.add_argument("--max-size", type=_non_negative_int, default=None,
-                       help="keep at most this many phrases (the most frequent)")
+    vocab.add_argument("--min-df", type=_positive_int, default=5, help="keep phrases mentioned for at least this many images (default: 5)")
+    vocab.add_argument("--max-size", type=_non_negative_int, default=None, help="keep at most this many phrases (the most frequent)")
     vocab.set_defaults(handler=run_captions_vocab)
     return captions
 
@@ -113,8 +113,7 @@ def _phrase_text(phrase) -> str:
     return ("not " if phrase.negated else "") + phrase.text
 
 
-def run_captions_parse(args: argparse.Namespace, out: TextIO | None = None,
-                       err: TextIO | None = None) -> int:
+def run_captions_parse(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """``filterspeak captions parse FILE --format F [--json] [--limit N]``."""
     out = out or sys.stdout
     err = err or sys.stderr
@@ -122,12 +121,10 @@ def run_captions_parse(args: argparse.Namespace, out: TextIO | None = None,
     if args.limit is not None:
         usable = usable.head(args.limit)
     texts = usable["text"].tolist()
-    parsed = parser.parse_many(texts, progress=err.isatty() and len(texts) > 20_000,
-                               workers=None)
+    parsed = parser.parse_many(texts, progress=err.isatty() and len(texts) > 20_000, workers=None)
     for key, line, text, phrases in zip(usable["image_key"], usable["source_line"], texts, parsed):
         if args.json:
-            record = {"image": key, "line": int(line), "text": text,
-                      "phrases": [p.text for p in phrases if not p.negated]}
+            record = {"image": key, "line": int(line), "text": text, "phrases": [p.text for p in phrases if not p.negated]}
             if args.negation == "mark":
                 record["negated"] = [p.text for p in phrases if p.negated]
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -137,8 +134,7 @@ def run_captions_parse(args: argparse.Namespace, out: TextIO | None = None,
     return 0
 
 
-def run_captions_vocab(args: argparse.Namespace, out: TextIO | None = None,
-                       err: TextIO | None = None) -> int:
+def run_captions_vocab(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """``filterspeak captions vocab FILE --format F [--min-df N] [--max-size N] [--json]``:
     one line per phrase, most frequent first: ``phrase<TAB>document frequency``."""
     from filterspeak.captions.vocabulary import build_vocabulary, phrase_rows
@@ -147,19 +143,26 @@ def run_captions_vocab(args: argparse.Namespace, out: TextIO | None = None,
     err = err or sys.stderr
     usable, parser = _load(args, err)
     texts = usable["text"].tolist()
-    parsed = parser.parse_many(texts, progress=err.isatty() and len(texts) > 20_000,
-                               workers=None)
+    parsed = parser.parse_many(texts, progress=err.isatty() and len(texts) > 20_000, workers=None)
     image_phrases = phrase_rows(usable["image_key"].tolist(), parsed)
     vocab = build_vocabulary(image_phrases, min_df=args.min_df, max_size=args.max_size)
     if vocab.empty:
         distinct = image_phrases["phrase"].nunique()
-        print(f"no phrase is mentioned for at least {args.min_df} images "
-              f"({distinct} distinct phrases); try a lower --min-df", file=err)
+        print(f"no phrase is mentioned for at least {args.min_df} images ({distinct} distinct phrases); try a lower --min-df", file=err)
     for row in vocab.itertuples(index=False):
         if args.json:
-            out.write(json.dumps({"attribute_id": int(row.attribute_id), "phrase": row.phrase,
-                                  "modifier": row.modifier, "noun": row.noun,
-                                  "document_frequency": int(row.document_frequency)}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "attribute_id": int(row.attribute_id),
+                        "phrase": row.phrase,
+                        "modifier": row.modifier,
+                        "noun": row.noun,
+                        "document_frequency": int(row.document_frequency),
+                    }
+                )
+                + "\n"
+            )
         else:
             out.write(f"{row.phrase}\t{row.document_frequency}\n")
     return 0

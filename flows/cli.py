@@ -5,46 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import fields
 
 # Prefect runs offline: no telemetry, and quiet unless the user asks for its logs.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from filterspeak.flows.captions_cli import add_captions_commands, run_captions  # noqa: E402
-from filterspeak.flows.config import BuildOptions  # noqa: E402
-from filterspeak.flows.serve import add_serve_arguments, run_serve  # noqa: E402
-from filterspeak.storage.paths import DEFAULT_STORE, STORE_ENV, StoreError, StorePaths  # noqa: E402
-
-_OPTION_HELP = {
-    "dataset": "dataset: synthetic (built in), cub100, cub (CUB-200-2011 layout) or folder (DIR/<class>/<image> + --captions); all but synthetic need --data-dir",
-    "captions": "caption file for dataset folder",
-    "caption_format": "format of --captions: cub, coco, flickr8k, jsonl or csv",
-    "data_dir": "folder of the dataset (for every dataset but synthetic)",
-    "max_images_per_class": "a quick look: keep the first N images of each class in each split (0 = all)",
-    "dataset_seed": "seed of the synthetic dataset",
-    "num_classes": "synthetic species (>= 12)",
-    "images_per_class": "synthetic images per species",
-    "image_size": "image side in pixels (input size of the built-in backbone)",
-    "backbone": "smallcnn (built in, trained here), a torchvision model name (resnet50, squeezenet1_0, ...) or package.module:function",
-    "weights": "local weights file (state_dict) for a torchvision or user backbone",
-    "weights_sha256": "expected sha256 of --weights (checked)",
-    "head": "who decides: auto (train a linear head when the backbone's classes differ from the dataset's), model, or train",
-    "width": "backbone width: the default layer has 4 x width filters",
-    "train_seed": "backbone training seed (another seed = another backbone)",
-    "epochs": "backbone training epochs (0 = the random initialisation)",
-    "concept_filters": "built-in backbone only: train its first N filters to detect N known attributes (the evaluation's known-filter model)",
-    "layer": "layer to explain (default: the backbone's last conv block, e.g. features.3)",
-    "device": "where to train and extract: auto, cpu or cuda",
-    "min_df": "keep attributes mentioned for at least this many images",
-    "attribute_weighting": "p(a|x) from caption counts or from presence (each attribute of x weighs the same)",
-    "response": "filter response s_f(x): spatial max or mean",
-    "top_k_images": "images per filter used for p(x|f) (0 = all train images)",
-    "prior_correction": "correct p(a|f) for the attribute prior p(a): pmi, lift or none",
-    "sentence_attributes": "attributes cited per sentence",
-    "min_relative_score": "cite an attribute only if its score is at least this fraction of the top attribute's",
-}
+from filterspeak.errors import FilterSpeakError
+from filterspeak.flows.captions_cli import add_captions_commands, run_captions
+from filterspeak.flows.serve import add_serve_arguments, run_serve
+from filterspeak.options import BuildOptions
+from filterspeak.storage.paths import DEFAULT_STORE, STORE_ENV, StorePaths
 
 
 def _store_argument(parser: argparse.ArgumentParser) -> None:
@@ -57,18 +28,22 @@ def _parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="run the pipeline (cached: only changed stages re-run)")
     head = commands.add_parser(
-        "train-head", help="fit a linear head on the layer's GAP features for the dataset's classes, report its accuracy (a build with --head train)"
+        "train-head",
+        help="fit a linear head on the layer's GAP features for the dataset's classes, report its accuracy (a build with --head train)",
     )
-    defaults = BuildOptions()
     for command in (build, head):
         _store_argument(command)
-        for option in fields(BuildOptions):
+        for option in BuildOptions.declared():  # flags, types, choices and help: declared once, in filterspeak.options
             if command is head and option.name == "head":
                 continue
-            flag = "--" + option.name.replace("_", "-")
-            default = getattr(defaults, option.name)
-            kind = type(default) if isinstance(default, (int, float)) else str
-            command.add_argument(flag, dest=option.name, type=kind, default=default, help=f"{_OPTION_HELP[option.name]} (default: {default})")
+            command.add_argument(
+                option.flag,
+                dest=option.name,
+                type=option.type,
+                default=option.default,
+                choices=option.choices,
+                help=f"{option.help} (default: {option.default})",
+            )
         command.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     sql = commands.add_parser("sql", help="run a read-only SQL query against the store's catalog")
@@ -85,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="one JSON object per image")
 
     add_captions_commands(commands)
-    add_serve_arguments(commands.add_parser("serve", help="one process that schedules and runs the build and explain flows (no work pool or worker)"))
+    add_serve_arguments(
+        commands.add_parser("serve", help="one process that schedules and runs the build and explain flows (no work pool or worker)")
+    )
 
     evaluate = commands.add_parser("evaluate", help="score the explanations against ground truth (Markdown table; --json for the numbers)")
     _store_argument(evaluate)
@@ -93,8 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--layer", default=None, help="layer (default: the latest build's)")
     evaluate.add_argument("--json", dest="json_path", default=None, help="also write every number to this JSON file")
     evaluate.add_argument("--variants", action="store_true", help="also score every method variant (docs/evaluation.md)")
-    evaluate.add_argument("--metrics", default=None,
-                          help="comma list of known_filters, grounding, retrieval, deletion, randomization (default: all)")
+    evaluate.add_argument(
+        "--metrics", default=None, help="comma list of known_filters, grounding, retrieval, deletion, randomization (default: all)"
+    )
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -111,7 +89,7 @@ def _build(args: argparse.Namespace) -> int:
     from filterspeak.flows.run_errors import failures_reported_by_cli
     from filterspeak.flows.summary import format_report
 
-    values = {option.name: getattr(args, option.name) for option in fields(BuildOptions) if hasattr(args, option.name)}
+    values = {option.name: getattr(args, option.name) for option in BuildOptions.declared() if hasattr(args, option.name)}
     if args.command == "train-head":
         values["head"] = "train"
     options = BuildOptions(**values)
@@ -122,8 +100,10 @@ def _build(args: argparse.Namespace) -> int:
     print(format_report(report))
     if args.command == "train-head":
         head = next(record for record in report.stages if record.stage == "head")
-        print(f"linear head on {report.backbone}:{report.layer}: test accuracy {report.metrics['test_accuracy']:.3f} "
-              f"({'reused' if head.reused else 'trained'}; chance {1 / report.metrics['classes']:.3f})")
+        print(
+            f"linear head on {report.backbone}:{report.layer}: test accuracy {report.metrics['test_accuracy']:.3f} "
+            f"({'reused' if head.reused else 'trained'}; chance {1 / report.metrics['classes']:.3f})"
+        )
     return 0
 
 
@@ -155,8 +135,17 @@ def _explain(args: argparse.Namespace) -> int:
     for item in results:
         if args.json:
             cited = [{"phrase": c.phrase, "score": round(c.score, 4)} for c in item.cited]
-            print(json.dumps({"image": item.path, "class": item.class_name, "probability": round(item.probability, 4),
-                              "sentence": item.sentence, "attributes": cited}))
+            print(
+                json.dumps(
+                    {
+                        "image": item.path,
+                        "class": item.class_name,
+                        "probability": round(item.probability, 4),
+                        "sentence": item.sentence,
+                        "attributes": cited,
+                    }
+                )
+            )
         else:
             print(f"{item.path}: {item.sentence} (p={item.probability:.2f})")
     return 0
@@ -178,8 +167,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     with failures_reported_by_cli():
         record = evaluate(args.store, args.backbone, args.layer, args.variants, args.device, not args.no_progress, chosen)
     context = record.context
-    print(f"FilterSpeak evaluation of {context['backbone']}:{context['layer']} on {context['dataset']} "
-          f"({context['test_images']} test images)\n")
+    print(
+        f"FilterSpeak evaluation of {context['backbone']}:{context['layer']} on {context['dataset']} "
+        f"({context['test_images']} test images)\n"
+    )
     print(markdown_table(record))
     if record.variants:
         print("\nVariants (one option changed at a time from the defaults):\n")
@@ -198,12 +189,24 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 0; 2 for a user error (a FilterSpeakError: one line on stderr; argparse's own
+    usage errors too). Anything else is a bug: it propagates, Python prints its traceback (status 1)."""
     args = _parser().parse_args(argv)
-    handlers = {"build": _build, "train-head": _build, "sql": _sql, "explain": _explain, "evaluate": _evaluate, "diff": _diff, "captions": run_captions, "serve": run_serve}
+    handlers = {
+        "build": _build,
+        "train-head": _build,
+        "sql": _sql,
+        "explain": _explain,
+        "evaluate": _evaluate,
+        "diff": _diff,
+        "captions": run_captions,
+        "serve": run_serve,
+    }
     try:
         return handlers[args.command](args)
-    except (StoreError, ValueError, OSError, RuntimeError) as error:  # OSError: unreadable files, a full disk
-        print(f"filterspeak: error: {error}", file=sys.stderr)
+    except FilterSpeakError as error:
+        message = " ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
+        print(f"filterspeak: error: {message}", file=sys.stderr)
         return 2
 
 

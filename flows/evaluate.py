@@ -11,7 +11,6 @@ twins that the metrics need, without making them the store's default build:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -19,11 +18,12 @@ from prefect import flow
 
 from filterspeak.evaluation.report import EvaluationRecord
 from filterspeak.flows.build import build
-from filterspeak.flows.config import BuildOptions
-from filterspeak.storage.builds import load_build_record
+from filterspeak.options import BuildOptions
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks import prefect_tasks as stages
-from filterspeak.tasks.evaluate_build import METRICS, BuildEvaluation, check_metrics, BuildStages, evaluate_randomization, evaluate_stages
+from filterspeak.tasks.evaluate_build import METRICS, BuildEvaluation, check_metrics, evaluate_randomization, evaluate_stages
+from filterspeak.tasks.graph import BuildView, open_build, run_graph
+from filterspeak.tasks.prefect_tasks import as_prefect_task
+from filterspeak.tasks.stage import Context
 
 #: DESIGN.md's open choices, each changed alone from the defaults.
 VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -38,25 +38,22 @@ CONCEPT_FILTERS = 8
 
 
 def _twin(store: str, options: BuildOptions, progress: bool, **changes: Any) -> BuildOptions:
-    twin = dataclasses.replace(options, **changes)
+    twin = options.replace(**changes)
     build(store=store, options=twin, progress=progress, latest=False)
     return twin
 
 
-def _stages_of(paths: StorePaths, options: BuildOptions, layer: str) -> BuildStages:
-    return BuildStages.of(paths, load_build_record(paths, options.backbone_spec.name, layer))
+def _stages_of(paths: StorePaths, options: BuildOptions, layer: str) -> BuildView:
+    return open_build(paths, options.backbone_spec.name, layer)
 
 
-def _variant(paths: StorePaths, base: BuildStages, changes: dict[str, Any], progress: bool) -> BuildStages:
-    """The base build's captions → p(a|f) → sentences recomputed with other method options (cached)."""
-    options = dataclasses.replace(base.options, **changes)
-    captions = stages.captions_task(paths, base.dataset, options.caption_params, progress)
-    cooccurrence = stages.cooccurrence_task(paths, base.dataset, captions, base.extraction, options.cooccurrence_params)
-    pdfs = stages.pdfs_task(paths, base.dataset, captions, base.extraction, base.decision, cooccurrence, options.pdf_params)
-    explanations = stages.explanations_task(
-        paths, base.dataset, captions, base.extraction, base.decision, pdfs, options.explanation_params
-    )
-    return dataclasses.replace(base, captions=captions, pdfs=pdfs, explanations=explanations, options=options)
+def _variant(paths: StorePaths, base: BuildView, changes: dict[str, Any], progress: bool) -> BuildView:
+    """The base build with other method options: the same graph, so only the stages whose
+    parameters changed (and what reads them) are computed; the rest is reused."""
+    options = base.options.replace(**changes)
+    context = Context(options.backbone_spec.name, None, options.device, progress)
+    outcome = run_graph(paths, options, [base.layer], context, as_prefect_task)
+    return BuildView(paths, outcome.layers[base.layer].produced, options, base.layer)
 
 
 _UNAVAILABLE = {
@@ -81,27 +78,43 @@ def _flatten(result: BuildEvaluation, chosen: tuple[str, ...]) -> tuple[dict[str
     if result.grounding is not None:
         g = result.grounding
         metrics.update(
-            grounding_accuracy=g.accuracy, grounding_best_baseline=g.best_baseline,
+            grounding_accuracy=g.accuracy,
+            grounding_best_baseline=g.best_baseline,
             grounding_vs_best_baseline=g.accuracy / g.best_baseline if g.best_baseline > 0 else None,
-            grounding_centre=g.baselines["centre"], grounding_random=g.baselines["random"], grounding_cam=g.baselines["cam"],
-            grounding_pairs=g.pairs, grounding_cited_accuracy=g.cited_accuracy, grounding_cited_pairs=g.cited_pairs,
-            grounding_by_part=g.by_part, grounding_miss_regions=g.miss_regions,
+            grounding_centre=g.baselines["centre"],
+            grounding_random=g.baselines["random"],
+            grounding_cam=g.baselines["cam"],
+            grounding_pairs=g.pairs,
+            grounding_cited_accuracy=g.cited_accuracy,
+            grounding_cited_pairs=g.cited_pairs,
+            grounding_by_part=g.by_part,
+            grounding_miss_regions=g.miss_regions,
         )
         if not math.isnan(g.best_filter):
             metrics.update(grounding_best_filter=g.best_filter, grounding_part_locator=g.part_locator)
     if result.retrieval is not None:
         r = result.retrieval
         metrics.update(
-            retrieval_map=r.map, retrieval_class_prior_map=r.class_prior_map, retrieval_random_map=r.random_map,
-            retrieval_varying_map=r.varying_map, retrieval_varying_class_prior_map=r.varying_class_prior_map,
-            retrieval_varying_margin=r.varying_map - r.varying_class_prior_map, retrieval_attributes=r.attributes,
-            retrieval_varying_attributes=r.varying_attributes, retrieval_probe_map=r.probe_map,
+            retrieval_map=r.map,
+            retrieval_class_prior_map=r.class_prior_map,
+            retrieval_random_map=r.random_map,
+            retrieval_varying_map=r.varying_map,
+            retrieval_varying_class_prior_map=r.varying_class_prior_map,
+            retrieval_varying_margin=r.varying_map - r.varying_class_prior_map,
+            retrieval_attributes=r.attributes,
+            retrieval_varying_attributes=r.varying_attributes,
+            retrieval_probe_map=r.probe_map,
             retrieval_per_attribute=r.per_attribute,
         )
     if result.deletion is not None:
         d = result.deletion
-        metrics.update(deletion_ratio=d.ratio, deletion_cited_drop=d.cited_drop, deletion_random_drop=d.random_drop,
-                       deletion_images=d.images, deletion_filters_per_image=d.mean_filters)
+        metrics.update(
+            deletion_ratio=d.ratio,
+            deletion_cited_drop=d.cited_drop,
+            deletion_random_drop=d.random_drop,
+            deletion_images=d.images,
+            deletion_filters_per_image=d.mean_filters,
+        )
     if result.cited_precision is not None:
         metrics["cited_precision"] = result.cited_precision
     return metrics, notes
@@ -124,20 +137,19 @@ def evaluate(
     metrics = tuple(metrics)
     check_metrics(metrics)
     paths = StorePaths.at(store)
-    record = load_build_record(paths, backbone, layer)
-    base = BuildStages.of(paths, record)
-    options = dataclasses.replace(base.options, layer=record.layer)
+    base = open_build(paths, backbone, layer)
+    options = base.options
     spec = options.backbone_spec
-    has_truth = bool(len(base.dataset.read("image_truth", ["image_id"])))
+    has_truth = bool(len(base.read("image_truth", ["image_id"])))
 
     known = None
     if "known_filters" in metrics and spec.trainable and has_truth:
         concept_options = options if spec.concept_filters else _twin(str(paths.root), options, progress, concept_filters=CONCEPT_FILTERS)
-        known = _stages_of(paths, concept_options, record.layer)
+        known = _stages_of(paths, concept_options, base.layer)
     randomised = None
     if "randomization" in metrics:
         random_changes = {"epochs": 0, "concept_filters": 0} if spec.trainable else {"weights": None, "weights_sha256": None}
-        randomised = _stages_of(paths, _twin(str(paths.root), options, progress, **random_changes), record.layer)
+        randomised = _stages_of(paths, _twin(str(paths.root), options, progress, **random_changes), base.layer)
 
     result = EvaluationRecord()
     result.metrics, result.notes = _flatten(evaluate_stages(base, device, known, metrics), metrics)
@@ -145,11 +157,15 @@ def evaluate(
         overlap, compared = evaluate_randomization(base, randomised)
         result.metrics.update(randomization_overlap=overlap, randomization_images=compared)
     result.context = {
-        "store": str(paths.root), "backbone": record.backbone, "layer": record.layer, "dataset": options.dataset,
+        "store": str(paths.root),
+        "backbone": base.backbone,
+        "layer": base.layer,
+        "dataset": options.dataset,
         "known_filter_backbone": None if known is None else known.options.backbone_spec.name,
         "randomised_backbone": None if randomised is None else randomised.options.backbone_spec.name,
-        "planted_concepts": None if known is None else known.backbone.metrics.get("concept_filters"),
-        "test_images": int(len(base.split_ids("test"))), "test_accuracy": base.decision.metrics.get("decision_accuracy"),
+        "planted_concepts": None if known is None else known.metrics("backbones").get("concept_filters"),
+        "test_images": len(base.split_ids("test")),
+        "test_accuracy": base.metrics("predictions").get("decision_accuracy"),
     }
     per_variant = tuple(m for m in metrics if m != "randomization")
     if variants and per_variant:

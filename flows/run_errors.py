@@ -1,5 +1,6 @@
-"""While the CLI runs a flow it reports a failure itself: one line for a user error (a wrong
-option, a bad file, an unwritable store), a Python traceback for anything else. Prefect's console
+"""While the CLI runs a flow it reports a failure itself: one line for a user error (a
+`FilterSpeakError`: a wrong option, a bad file, an unwritable store), a Python traceback, once,
+for anything else (the exception propagates out of `main`). Prefect's console
 copy of the same failure (a traceback per task and again for the flow) is held back so that a
 user error reads as one line; Prefect's API log handler, and so the run's page in the UI, still
 receives every record.
@@ -8,8 +9,8 @@ receives every record.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 _RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 

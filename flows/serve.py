@@ -14,7 +14,8 @@ import json
 import os
 import sys
 
-from filterspeak.flows.config import BuildOptions
+from filterspeak.errors import OptionError
+from filterspeak.options import BuildOptions
 from filterspeak.storage.paths import resolve_store
 
 NIGHTLY_CRON = "0 2 * * *"  # as prefect.yaml's nightly-build
@@ -38,7 +39,7 @@ def served_deployments(
     try:
         BuildOptions(**options)
     except TypeError as error:
-        raise ValueError(f"unknown build option in {sorted(options)}: {error}") from None
+        raise OptionError(f"unknown build option in {sorted(options)}: {error}") from None
     root = str(resolve_store(store))  # absolute: a run's working directory may differ from ours
     common = {"entrypoint_type": EntrypointType.MODULE_PATH}
     return [
@@ -75,7 +76,12 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--store", default=None, help="store directory for every served run")
     parser.add_argument("--cron", default=NIGHTLY_CRON, help=f'nightly build schedule (default "{NIGHTLY_CRON}"; "" for none)')
     parser.add_argument("--timezone", default="UTC", help="the schedule's time zone (default UTC)")
-    parser.add_argument("--options", type=json.loads, default=None, help='nightly build options as JSON, e.g. \'{"dataset": "cub100", "data_dir": "data/cub100"}\'')
+    parser.add_argument(
+        "--options",
+        type=json.loads,
+        default=None,
+        help='nightly build options as JSON, e.g. \'{"dataset": "cub100", "data_dir": "data/cub100"}\'',
+    )
     return parser
 
 

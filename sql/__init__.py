@@ -6,7 +6,12 @@ from functools import cache
 from importlib import resources
 
 
+def sql_path(name: str):
+    """Where `sql/<name>.sql` is (what code versions hash)."""
+    return resources.files(__name__).joinpath(f"{name}.sql")
+
+
 @cache
 def load_sql(name: str) -> str:
     """Text of `sql/<name>.sql`."""
-    return resources.files(__name__).joinpath(f"{name}.sql").read_text()
+    return sql_path(name).read_text()

@@ -1,15 +1,16 @@
 -- Co-occurrence of filters and attributes: p(a|f) before normalisation,
 --   cooccurrence(f, a) = Σ_x p(x|f) · p(a|x)
 -- with p(x|f) ∝ s_f(x) over the train images where f responds most.
--- Inputs (views): activations(image_id, filter, max_response, mean_response),
+-- Inputs (views): activations(image_id, filter, <one column per response>),
 --                 image_attributes(image_id, attribute_id, probability), images(image_id, split).
--- Parameters: $response 'max' | 'mean' (which s_f), $top_k (images kept per filter; 0 = all).
+-- {response_column}: the activations column of the chosen s_f (filterspeak.interpret.responses),
+-- filled in by the stage; $top_k: images kept per filter (0 = all).
 -- Both sums run in image order: a parallel sum adds in whatever order threads finish, so the
 -- last bits (and ties further down) would differ from run to run; these tables must not.
 WITH responses AS (
     SELECT a.image_id,
            a.filter,
-           CASE WHEN $response = 'max' THEN a.max_response ELSE a.mean_response END AS response
+           a.{response_column} AS response
     FROM activations AS a
     JOIN images AS i USING (image_id)
     WHERE i.split = 'train'

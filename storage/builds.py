@@ -1,14 +1,22 @@
-"""Which stage outputs make up the latest build of each (backbone, layer): what `explain` loads."""
+"""Which stage outputs make up each recorded build of a (backbone, layer): what `explain`,
+`evaluate` and `diff` read back.
+
+A record is versioned (`format`): the reader accepts every format written so far, so an old
+store keeps working after the record or the options change. Format 1 (before the stage graph)
+had no `format` key and named the deciding stage in `decision`; format 2 lists every stage of
+the build in `stages` (the graph works out which one decided).
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from filterspeak.storage.cache import StageResult, load_stage_result
 from filterspeak.storage.json_files import write_json
 from filterspeak.storage.paths import StoreError, StorePaths, safe_segment
+
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -16,12 +24,22 @@ class BuildRecord:
     backbone: str
     layer: str
     stages: dict[str, str]  # stage name -> fingerprint
-    options: dict[str, Any]  # the build options, to rebuild configs (backbone spec, preprocessing)
+    options: dict[str, Any]  # the build options as given (read back through filterspeak.options.options_from_record)
     run_id: str
-    decision: str = "extract"  # the stage whose predictions are explained: extract (model head) or head
+    format: int = FORMAT
+    notes: list[str] = field(default_factory=list)  # what reading an older format changed
 
-    def result(self, paths: StorePaths, stage: str) -> StageResult:
-        return load_stage_result(paths, stage, self.stages[stage])
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> BuildRecord:
+        version = raw.get("format", 1)
+        if version > FORMAT:
+            raise StoreError(
+                f"this store's build record has format {version}, newer than this FilterSpeak reads ({FORMAT}); upgrade FilterSpeak"
+            )
+        stages = dict(raw["stages"])
+        if version == 1 and raw.get("decision", "extract") not in stages:
+            raise StoreError(f"build record of {raw['backbone']} ({raw['layer']}) names a deciding stage it does not list")
+        return cls(raw["backbone"], raw["layer"], stages, dict(raw.get("options", {})), raw.get("run_id", ""), FORMAT)
 
 
 def _path(paths: StorePaths, backbone: str, layer: str):
@@ -32,7 +50,7 @@ def save_build_record(paths: StorePaths, record: BuildRecord, latest: bool = Tru
     """Record a build; `latest=False` keeps `explain`'s default build (evaluation twins use it)."""
     target = _path(paths, record.backbone, record.layer)
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_json(target, asdict(record))
+    write_json(target, {key: value for key, value in asdict(record).items() if key != "notes"})
     if not latest:
         return
     write_json(paths.root / "builds" / "latest.json", {"backbone": record.backbone, "layer": record.layer})
@@ -50,4 +68,4 @@ def load_build_record(paths: StorePaths, backbone: str | None = None, layer: str
         available = ", ".join(f"{r['backbone']} (layer {r['layer']})" for r in records)
         raise StoreError(f"no build for backbone={backbone} layer={layer} in {paths.root}; available: {available}")
     matches.sort(key=lambda r: (r["backbone"], r["layer"]) != (latest["backbone"], latest["layer"]))
-    return BuildRecord(**matches[0])
+    return BuildRecord.from_json(matches[0])

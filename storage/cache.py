@@ -12,37 +12,49 @@ import hashlib
 import os
 import shutil
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
 from filterspeak.storage.fingerprint import fingerprint, sha256_file
 from filterspeak.storage.manifest import StageManifest, TableOutput
 from filterspeak.storage.parquet import read_table, write_table
-from filterspeak.storage.paths import StorePaths, safe_segment
-from filterspeak.storage.schemas import partition_columns
+from filterspeak.storage.paths import StoreError, StorePaths, safe_segment
+from filterspeak.storage.schemas import Table
 
 
 @dataclass
 class StageOutput:
-    """Handed to a stage's compute function: where to put tables, files and metrics."""
+    """Handed to a stage's compute function: where to put tables, files and metrics.
+
+    `declared` are the tables the stage may write; `partition` the values of their partition
+    columns in this run (backbone, layer, stage)."""
 
     directory: Path
     final_directory: Path  # where `directory` will be renamed to once complete
+    declared: Mapping[str, Table] = field(default_factory=dict)
+    partition: Mapping[str, str] = field(default_factory=dict)
+    work: Path | None = None  # resumable scratch space of this run (StorePaths.work_dir), removed once stored
     tables: list[TableOutput] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
 
-    def write(self, table: str, frame: Any, partition: dict[str, str] | None = None) -> Path:
-        partition = dict(partition or {})
-        expected = partition_columns(table)
-        if tuple(partition) != expected:
-            raise ValueError(f"table {table!r} is partitioned by {expected}, got {tuple(partition)}")
+    def write(self, table: str, frame: Any) -> Path:
+        if table not in self.declared:
+            raise KeyError(f"table {table!r} is not among the tables this stage declares: {', '.join(self.declared)}")
+        spec = self.declared[table]
+        missing = [column for column in spec.partition if column not in self.partition]
+        if missing:
+            raise KeyError(f"table {table!r} is partitioned by {spec.partition}; this run has no value for {missing}")
+        partition = {column: str(self.partition[column]) for column in spec.partition}
         relative = Path(table, *(f"{key}={safe_segment(value)}" for key, value in partition.items()), "data.parquet")
-        rows = write_table(frame, self.directory / relative, table)
+        rows = write_table(frame, self.directory / relative, spec.schema, table)
         self.tables.append(TableOutput(table=table, path=str(relative), rows=rows, partition=partition))
+        if spec.location:  # readers key on these metrics instead of the columns (see Table.location)
+            self.metrics.setdefault("locations", {})[table] = dict(spec.location)
         return self.directory / relative
 
     def file(self, name: str, relative: str) -> Path:
@@ -170,12 +182,18 @@ def run_stage(
     stage: str,
     inputs: dict[str, Any],
     compute: Callable[[StageOutput], None],
+    declared: Mapping[str, Table] | None = None,
+    partition: Mapping[str, str] | None = None,
 ) -> StageResult:
-    """Return the cached output for `inputs`, or compute it once and store it atomically."""
+    """Return the cached output for `inputs`, or compute it once and store it atomically.
+
+    The run's work area (checkpoints, shards) survives a crash so the next run resumes; once the
+    output is stored it is removed."""
+    key = stage_key(stage, inputs)
     cached = lookup(paths, stage, inputs)
     if cached is not None:
+        shutil.rmtree(paths.work_dir(stage, key), ignore_errors=True)  # left by a run killed after storing
         return cached
-    key = stage_key(stage, inputs)
     final = paths.stage_dir(stage, key)
 
     started = time.perf_counter()
@@ -183,7 +201,13 @@ def run_stage(
     work = final.with_name(f".{key}.{os.getpid()}.partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    output = StageOutput(directory=work, final_directory=final)
+    output = StageOutput(
+        directory=work,
+        final_directory=final,
+        declared=dict(declared or {}),
+        partition=dict(partition or {}),
+        work=paths.work_dir(stage, key),
+    )
     try:
         compute(output)
     except BaseException:
@@ -203,6 +227,7 @@ def run_stage(
     if final.exists():  # an incomplete leftover from a killed run
         shutil.rmtree(final)
     os.rename(work, final)
+    shutil.rmtree(paths.work_dir(stage, key), ignore_errors=True)  # stored: the scratch space is no longer needed
     return StageResult(manifest=manifest, directory=final, reused=False)
 
 
@@ -210,5 +235,5 @@ def load_stage_result(paths: StorePaths, stage: str, key: str) -> StageResult:
     """A previously completed stage output, by fingerprint."""
     manifest_path = paths.manifest(stage, key)
     if not manifest_path.exists():
-        raise FileNotFoundError(f"stage {stage!r} output {key} is missing from {paths.root}; rebuild the store")
+        raise StoreError(f"stage {stage!r} output {key} is missing from {paths.root}; rebuild the store")
     return StageResult(manifest=StageManifest.load(manifest_path), directory=manifest_path.parent, reused=True)

@@ -10,18 +10,18 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable
 
 import duckdb
 import pyarrow as pa
 
 from filterspeak.sql import load_sql
 from filterspeak.storage.cache import StageResult
-from filterspeak.storage.locks import running_build
 from filterspeak.storage.json_files import write_json
+from filterspeak.storage.locks import running_build
 from filterspeak.storage.paths import StoreError, StorePaths
-from filterspeak.storage.schemas import SCHEMAS, partition_columns
+from filterspeak.storage.schemas import RUNS, Table
 
 # What `query` runs: one statement that only reads (SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW and
 # SUMMARIZE parse as SELECT). Judged by DuckDB's own parser, so "SELECT 1; DROP ..." or
@@ -50,15 +50,21 @@ def publish(paths: StorePaths, results: Iterable[StageResult]) -> None:
     write_json(paths.pointers, pointers)
 
 
-def _empty_view(table: str) -> str:
-    columns = [f"CAST(NULL AS {_duckdb_type(field.type)}) AS {field.name}" for field in SCHEMAS[table]]
-    columns += [f"CAST(NULL AS VARCHAR) AS {name}" for name in partition_columns(table)]
-    return f"CREATE OR REPLACE VIEW {table} AS SELECT {', '.join(columns)} WHERE false;"
+def _empty_view(name: str, table: Table) -> str:
+    columns = [f"CAST(NULL AS {_duckdb_type(field.type)}) AS {field.name}" for field in table.schema]
+    columns += [f"CAST(NULL AS VARCHAR) AS {column}" for column in table.partition]
+    return f"CREATE OR REPLACE VIEW {name} AS SELECT {', '.join(columns)} WHERE false;"
 
 
 def _duckdb_type(arrow_type: pa.DataType) -> str:
-    mapping = {pa.int64(): "BIGINT", pa.int32(): "INTEGER", pa.float64(): "DOUBLE", pa.float32(): "FLOAT",
-               pa.string(): "VARCHAR", pa.bool_(): "BOOLEAN"}
+    mapping = {
+        pa.int64(): "BIGINT",
+        pa.int32(): "INTEGER",
+        pa.float64(): "DOUBLE",
+        pa.float32(): "FLOAT",
+        pa.string(): "VARCHAR",
+        pa.bool_(): "BOOLEAN",
+    }
     return mapping.get(arrow_type, "TIMESTAMPTZ")
 
 
@@ -66,32 +72,33 @@ def _list_literal(files: list[str]) -> str:
     return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
 
 
-def rebuild_catalog(paths: StorePaths) -> Path:
-    """Write catalog.duckdb afresh (temp file + rename) from catalog.json and the runs folder."""
+def rebuild_catalog(paths: StorePaths, tables: Mapping[str, Table], views: Iterable[str] = ()) -> Path:
+    """Write catalog.duckdb afresh (temp file + rename) from catalog.json and the runs folder:
+    a view for each of `tables` (every table the stage graph declares), for `runs`, and the
+    derived `views` (names of sql/ files that create a view over those)."""
     pointers = load_pointers(paths)
     temporary = paths.catalog.with_name(f".{paths.catalog.name}.{os.getpid()}.tmp")
     temporary.unlink(missing_ok=True)
     connection = duckdb.connect(str(temporary))
     try:
-        for table in SCHEMAS:
-            if table == "runs":
-                continue
+        for table, declared in tables.items():
             files = sorted({entry["file"] for entry in pointers.get(table, {}).values()})
             if not files:
-                connection.execute(_empty_view(table))
+                connection.execute(_empty_view(table, declared))
                 continue
-            hive_types = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in partition_columns(table)) + "}"
+            hive_types = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in declared.partition) + "}"
             statement = load_sql("catalog_view").format(view=table, files=_list_literal(files), hive_types=hive_types)
-            if not partition_columns(table):
+            if not declared.partition:
                 statement = statement.replace("hive_partitioning = true", "hive_partitioning = false")
                 statement = statement.replace(f", hive_types = {hive_types}", "")
             connection.execute(statement)
-        connection.execute(load_sql("attribute_filter_counts"))
+        for view in views:
+            connection.execute(load_sql(view))
         run_files = sorted(str(p) for p in paths.runs.glob("*.parquet"))
         if run_files:
             connection.execute(load_sql("runs_view").format(files=_list_literal(run_files)))
         else:
-            connection.execute(_empty_view("runs"))
+            connection.execute(_empty_view("runs", RUNS))
     finally:
         connection.close()
     os.replace(temporary, paths.catalog)
@@ -150,17 +157,39 @@ def query(paths: StorePaths, statement: str, params: dict | None = None) -> pa.T
     if not paths.catalog.exists():
         holder = running_build(paths)
         if holder:
-            raise StoreError(f"no catalog at {paths.catalog} yet: the first build on this store is still running ({holder}); "
-                             "try again when it ends")
+            raise StoreError(
+                f"no catalog at {paths.catalog} yet: the first build on this store is still running ({holder}); try again when it ends"
+            )
         raise StoreError(f"no catalog at {paths.catalog}: run `filterspeak build --store {paths.root}` first")
     _check_read_only(statement)
+    # Confined to the store's own files: DuckDB may read under the store root (given and resolved, so a
+    # store reached through a symlink works) and nothing else, and the statement cannot change that
+    # (lock_configuration). DuckDB 2.0 takes neither allowed_directories nor allowed_paths in
+    # connect(config=...) ("cannot set ... before the database is started"), and refuses to change them
+    # once external access is off: so SET them, in that order, on a fresh private in-memory instance,
+    # lock, then attach the catalog read-only. Connecting to the catalog file itself would share
+    # DuckDB's per-process instance with any other connection to that file, locking it as well.
+    roots = list(dict.fromkeys([Path(os.path.abspath(paths.root)), paths.root.resolve()]))
+    allowed = _list_literal([str(root) + os.sep for root in roots])
+    catalog = str(paths.catalog.resolve()).replace("'", "''")
+    connection = duckdb.connect()
     try:
-        connection = duckdb.connect(str(paths.catalog), read_only=True)
-    except duckdb.Error as error:
-        raise StoreError(_open_failure(paths, error)) from None
-    try:
-        return connection.sql(statement, params=params).to_arrow_table()
-    except duckdb.Error as error:
-        raise StoreError(f"SQL error: {error}") from None
+        try:
+            connection.execute(f"SET temp_directory = '{catalog}.tmp'")  # where a file-backed catalog spills
+            connection.execute(f"SET allowed_directories = {allowed}")
+            connection.execute("SET enable_external_access = false")
+            connection.execute("SET lock_configuration = true")
+            connection.execute(f"ATTACH '{catalog}' AS catalog (READ_ONLY)")
+            connection.execute("USE catalog")
+        except duckdb.Error as error:
+            raise StoreError(_open_failure(paths, error)) from None
+        try:
+            return connection.sql(statement, params=params).to_arrow_table()
+        except duckdb.PermissionException as error:
+            refused = re.search(r'Cannot access file "(.*?)"', str(error))
+            what = f"reading {refused.group(1)}" if refused else str(error).splitlines()[0]
+            raise StoreError(f"{what} refused: queries may read only the store's own files ({paths.root})") from None
+        except duckdb.Error as error:
+            raise StoreError(f"SQL error: {error}") from None
     finally:
         connection.close()

@@ -22,12 +22,22 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     os.replace(temporary, path)
 
 
+# What torch.load(weights_only=True) raises on a damaged file (tried on torch 2.x by truncating a
+# checkpoint at every length and flipping bytes in it): an empty file EOFError; a cut-off zip
+# RuntimeError ("PytorchStreamReader failed ...") or OSError ("Invalid argument"); a foreign or
+# garbled pickle pickle.UnpicklingError (the weights-only unpickler refuses it), KeyError or
+# IndexError (LookupError), ValueError or UnicodeDecodeError (a ValueError). Not caught: TypeError,
+# AttributeError, AssertionError, ... - what a bug looks like; random byte flips inside the pickle
+# give them too (under 1% of flips), but the file is written atomically, so a torn write cannot.
+_UNREADABLE = (EOFError, OSError, RuntimeError, torch.serialization.pickle.UnpicklingError, LookupError, ValueError)
+
+
 def load_checkpoint(path: Path) -> dict[str, Any] | None:
     """The saved state, or None when there is none or it cannot be read safely."""
     if not path.exists():
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # truncated, corrupted or not a checkpoint: start over
+    except _UNREADABLE:
         return None
     return state if isinstance(state, dict) else None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from filterspeak.storage.paths import StoreError, StorePaths
 
@@ -27,7 +27,7 @@ def running_build(paths: StorePaths) -> str | None:
     """Who holds the build lock ("pid 123"), or None when no build is running. Only reads, so
     it works on a read-only store."""
     try:
-        handle = open(paths.lock)
+        handle = open(paths.lock)  # noqa: SIM115 - closed by the `with handle` below, after the OSError check
     except OSError:
         return None  # no lock file: no build has ever run here
     with handle:
@@ -40,12 +40,10 @@ def running_build(paths: StorePaths) -> str | None:
 
 
 @contextmanager
-def build_lock(
-    paths: StorePaths, wait: bool = True, timeout: float | None = None, notify: Callable[[str], None] = print
-) -> Iterator[None]:
+def build_lock(paths: StorePaths, wait: bool = True, timeout: float | None = None, notify: Callable[[str], None] = print) -> Iterator[None]:
     """Hold the store's build lock; waits (telling the user once) or raises StoreError."""
     paths.ensure()
-    handle = open(paths.lock, "a+")
+    handle = open(paths.lock, "a+")  # noqa: SIM115 - held for the whole build, closed in the finally below
     try:
         try:
             _lock_soon(handle)
@@ -53,7 +51,7 @@ def build_lock(
             handle.seek(0)  # "a+" starts at the end
             holder = handle.read().strip() or "another process"
             if not wait:
-                raise StoreError(f"another build holds the store lock {paths.lock} ({holder}); try again when it ends")
+                raise StoreError(f"another build holds the store lock {paths.lock} ({holder}); try again when it ends") from None
             notify(f"waiting for another build to finish on {paths.root} ({holder}) ...")
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:

@@ -39,7 +39,7 @@ class StageManifest:
         write_json(path, asdict(self))
 
     @classmethod
-    def load(cls, path: Path) -> "StageManifest":
+    def load(cls, path: Path) -> StageManifest:
         raw = json.loads(path.read_text())
         raw["tables"] = [TableOutput(**entry) for entry in raw.get("tables", [])]
         return cls(**raw)

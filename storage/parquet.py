@@ -9,20 +9,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from filterspeak.storage.schemas import schema_for
 
-
-def write_table(frame: pd.DataFrame | pa.Table, path: Path, table: str) -> int:
-    """Write `frame` as table `table` (schema-checked) to `path` atomically; returns row count.
+def write_table(frame: pd.DataFrame | pa.Table, path: Path, schema: pa.Schema, name: str = "") -> int:
+    """Write `frame` with `schema` (checked and cast) to `path` atomically; returns the row count.
 
     Readers (DuckDB views, a resumed run) never see a half-written file: the bytes go to a
     temporary sibling that is renamed over `path` only once complete.
     """
-    schema = schema_for(table)
     if isinstance(frame, pd.DataFrame):
-        missing = [name for name in schema.names if name not in frame.columns]
+        missing = [column for column in schema.names if column not in frame.columns]
         if missing:
-            raise ValueError(f"table {table!r} is missing columns {missing}")
+            raise ValueError(f"table {name or path.name!r} is missing columns {missing}")
         arrow = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
     else:
         arrow = frame.select(schema.names).cast(schema)

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from filterspeak.errors import FilterSpeakError, OptionError
+
 DEFAULT_STORE = "filterspeak-store"
 STORE_ENV = "FILTERSPEAK_STORE"
 
@@ -23,7 +25,7 @@ def safe_segment(value: str) -> str:
     """A partition value usable as a directory name (hive `key=value`)."""
     cleaned = _SAFE.sub("_", str(value)).strip("_")
     if not cleaned:
-        raise ValueError(f"cannot use {value!r} as a partition value")
+        raise OptionError(f"cannot use {value!r} as a name in the store (a backbone, layer or partition value): it needs a letter or digit")
     return cleaned
 
 
@@ -41,7 +43,7 @@ class StorePaths:
     root: Path
 
     @classmethod
-    def at(cls, store: str | os.PathLike | None = None) -> "StorePaths":
+    def at(cls, store: str | os.PathLike | None = None) -> StorePaths:
         return cls(resolve_store(store))
 
     @property
@@ -75,7 +77,7 @@ class StorePaths:
     def lock(self) -> Path:
         return self.root / ".build.lock"
 
-    def ensure(self) -> "StorePaths":
+    def ensure(self) -> StorePaths:
         try:
             self.stages.mkdir(parents=True, exist_ok=True)
             self.runs.mkdir(parents=True, exist_ok=True)
@@ -86,5 +88,5 @@ class StorePaths:
         return self
 
 
-class StoreError(RuntimeError):
+class StoreError(FilterSpeakError, RuntimeError):
     """A store that is missing, unreadable or unwritable; the message is user-facing."""

@@ -9,6 +9,7 @@ import pandas as pd
 
 from filterspeak.storage.parquet import write_table
 from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.schemas import RUNS
 
 
 @dataclass(frozen=True)
@@ -34,4 +35,4 @@ def record_run(paths: StorePaths, run_id: str, started_at: datetime, stages: lis
             "layer": [s.layer for s in stages],
         }
     )
-    write_table(frame, paths.runs / f"{run_id}.parquet", "runs")
+    write_table(frame, paths.runs / f"{run_id}.parquet", RUNS.schema, "runs")

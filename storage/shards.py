@@ -29,11 +29,11 @@ class ShardArea:
     """The shards of one stage run (one fingerprint), each a `table` file plus its record."""
 
     directory: Path
-    table: str
+    schema: pa.Schema
 
     @classmethod
-    def of(cls, paths: StorePaths, stage: str, key: str, table: str) -> "ShardArea":
-        return cls(paths.work_dir(stage, key), table)
+    def of(cls, paths: StorePaths, stage: str, key: str, schema: pa.Schema) -> ShardArea:
+        return cls(paths.work_dir(stage, key), schema)
 
     def _data(self, index: int) -> Path:
         return self.directory / f"shard-{index:05d}.parquet"
@@ -45,15 +45,12 @@ class ShardArea:
         """Shard `index` is complete and holds exactly `items` (a fingerprint of its item ids)."""
         record = read_json(self._record(index))
         data = self._data(index)
-        return (
-            isinstance(record, dict) and record.get("items") == items and data.is_file()
-            and record.get("sha256") == sha256_file(data)
-        )
+        return isinstance(record, dict) and record.get("items") == items and data.is_file() and record.get("sha256") == sha256_file(data)
 
     def write(self, index: int, frame: pd.DataFrame | pa.Table, items: str) -> None:
         """Store shard `index` (data first, then its record: the record is the commit)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        rows = write_table(frame, self._data(index), self.table)
+        rows = write_table(frame, self._data(index), self.schema)
         write_json(self._record(index), {"shard": index, "items": items, "rows": rows, "sha256": sha256_file(self._data(index))})
 
     def read(self, index: int) -> pa.Table:

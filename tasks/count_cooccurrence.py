@@ -2,58 +2,53 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass
-from typing import Literal
 
+from filterspeak.interpret.responses import response
 from filterspeak.sql import load_sql
-from filterspeak.storage.cache import StageOutput, StageResult, run_stage
-from filterspeak.storage.duckdb_session import parquet_views, run_sql_file
-from filterspeak.storage.fingerprint import code_version, fingerprint
-from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.prepare_dataset import IMAGE_KEY_COLUMNS
+from filterspeak.storage.cache import StageOutput
+from filterspeak.storage.duckdb_session import parquet_views
+from filterspeak.storage.schemas import BACKBONE_LAYER, F64, I32, I64, table
+from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec
 
-STAGE = "cooccurrence"
+TABLES = {
+    "cooccurrence": table(("filter", I32), ("attribute_id", I64), ("cooccurrence", F64), ("support", I64), partition=BACKBONE_LAYER),
+}
 
 
 @dataclass(frozen=True)
 class CooccurrenceParams:
-    response: Literal["max", "mean"] = "max"  # s_f(x): spatial max or mean of the feature map
-    top_k: int = 0  # images kept per filter for p(x|f); 0 (the default, chosen in docs/evaluation.md) keeps every train image
+    response: str  # s_f(x): a name in filterspeak.interpret.responses.RESPONSES
+    top_k: int  # images kept per filter for p(x|f); 0 keeps every train image
+
+    def __post_init__(self) -> None:
+        response(self.response)  # an unknown name is an error, never silently another response
+        if self.top_k < 0:
+            raise ValueError("top_k must be >= 0 (0 keeps all images)")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def count_cooccurrence(
-    paths: StorePaths,
-    dataset: StageResult,
-    captions: StageResult,
-    extraction: StageResult,
-    params: CooccurrenceParams,
-) -> StageResult:
-    if params.response not in ("max", "mean"):
-        raise ValueError(f"response must be 'max' or 'mean', got {params.response!r}")
-    if params.top_k < 0:
-        raise ValueError("top_k must be >= 0 (0 keeps all images)")
-    inputs = {
-        "activations": extraction.table_hash("activations"),
-        "image_attributes": captions.table_hash("image_attributes"),
-        "images": dataset.table_hash("images", IMAGE_KEY_COLUMNS),
-        "params": params.to_dict(),
-        "code": code_version(sys.modules[__name__]) + fingerprint(load_sql("cooccurrence")),
-    }
-    partition = {"backbone": extraction.metrics["backbone"], "layer": extraction.metrics["layer"]}
+def params_from(options, inputs: Inputs | None = None) -> CooccurrenceParams:
+    return CooccurrenceParams(response=options.response, top_k=options.top_k_images)
 
-    def compute(output: StageOutput) -> None:
-        tables = {
-            "activations": extraction.table_path("activations"),
-            "image_attributes": captions.table_path("image_attributes"),
-            "images": dataset.table_path("images"),
-        }
-        with parquet_views(tables) as connection:
-            result = run_sql_file(connection, "cooccurrence", {"response": params.response, "top_k": params.top_k})
-        output.write("cooccurrence", result, partition)
-        output.metrics.update(pairs=result.num_rows)
 
-    return run_stage(paths, STAGE, inputs, compute)
+def compute(inputs: Inputs, params: CooccurrenceParams, context: Context, output: StageOutput) -> None:
+    tables = {name: inputs.path(name) for name in ("activations", "image_attributes", "images")}
+    statement = load_sql("cooccurrence").format(response_column=response(params.response).column)
+    with parquet_views(tables) as connection:
+        result = connection.sql(statement, params={"top_k": params.top_k}).to_arrow_table()
+    output.write("cooccurrence", result)
+    output.metrics.update(pairs=result.num_rows)
+
+
+STAGE = StageSpec(
+    name="cooccurrence",
+    module=__name__,
+    scope="layer",
+    writes=TABLES,
+    params=params_from,
+    compute=compute,
+    reads={"activations": ALL_COLUMNS, "image_attributes": ALL_COLUMNS, "images": ALL_COLUMNS},
+)

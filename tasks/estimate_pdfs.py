@@ -2,133 +2,135 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
 from filterspeak.interpret import filter_pdfs
-from filterspeak.interpret.filter_pdfs import PriorCorrection
-from filterspeak.storage.cache import StageOutput, StageResult, run_stage
-from filterspeak.storage.fingerprint import code_version
-from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.prepare_dataset import IMAGE_KEY_COLUMNS
+from filterspeak.storage.cache import StageOutput
+from filterspeak.storage.schemas import BACKBONE_LAYER, F64, I32, I64, table
+from filterspeak.tasks.decisions import head_of
+from filterspeak.tasks.readers import response_matrix, split_ids
+from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec
 
-STAGE = "pdfs"
+TABLES = {
+    "filter_attributes": table(
+        ("filter", I32),
+        ("attribute_id", I64),
+        ("probability", F64),
+        ("cooccurrence", F64),
+        ("lift", F64),
+        partition=BACKBONE_LAYER,
+    ),
+    "filter_stats": table(
+        ("filter", I32),
+        ("selectivity", F64),
+        ("entropy", F64),
+        ("top_attribute_id", I64),
+        ("top_probability", F64),
+        ("mean_response", F64),
+        ("max_response", F64),
+        partition=BACKBONE_LAYER,
+    ),
+    "class_attributes": table(("class_id", I64), ("attribute_id", I64), ("probability", F64), ("rank", I32), partition=BACKBONE_LAYER),
+}
 
 
 @dataclass(frozen=True)
 class PdfParams:
-    prior_correction: PriorCorrection = "pmi"
+    prior_correction: str  # one of filter_pdfs.PRIOR_CORRECTIONS
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def load_head(decision: StageResult) -> tuple[np.ndarray, np.ndarray] | None:
-    """(W (C, F), b (C,)) of the linear head behind the decisions, or None for other heads."""
-    if not decision.has_table("head_weights"):
-        return None
-    weights = decision.read("head_weights")
-    bias = decision.read("head_bias").sort_values("class_id")
-    classes, filters = int(weights["class_id"].max()) + 1, int(weights["filter"].max()) + 1
-    matrix = filter_pdfs.dense_matrix(weights, classes, filters, "class_id", "filter", "weight")
-    return matrix, bias["bias"].to_numpy()
+def params_from(options, inputs: Inputs | None = None) -> PdfParams:
+    return PdfParams(prior_correction=options.prior_correction)
 
 
-def response_matrix(result: StageResult, column: str, image_ids: np.ndarray, table: str = "activations") -> np.ndarray:
-    """(len(image_ids), F) matrix of one per-(image, filter) column, rows in the order of `image_ids`."""
-    activations = result.read(table, ["image_id", "filter", column])
-    wide = activations.pivot(index="image_id", columns="filter", values=column)
-    return wide.reindex(image_ids).to_numpy(dtype=np.float64)
+def _class_pdf(inputs: Inputs, pdf: np.ndarray, train_ids: np.ndarray, train_mean: np.ndarray) -> np.ndarray:
+    """p(a|c): from the head's weights when it is linear, else from the train decisions."""
+    head = head_of(inputs.result("predictions"))
+    if head.linear is not None:
+        return filter_pdfs.class_attribute_matrix(pdf, head.linear[0], train_mean.mean(axis=0))
+    predictions = inputs.read("predictions").set_index("image_id").loc[train_ids]
+    contributions = response_matrix(inputs, "contributions", "contribution", train_ids)
+    return filter_pdfs.class_attribute_matrix_from_decisions(
+        pdf, contributions, predictions["predicted_class_id"].to_numpy(), len(inputs.read("classes", ["class_id"]))
+    )
 
 
-def estimate_pdfs(
-    paths: StorePaths,
-    dataset: StageResult,
-    captions: StageResult,
-    extraction: StageResult,
-    decision: StageResult,
-    cooccurrence: StageResult,
-    params: PdfParams,
-) -> StageResult:
-    inputs = {
-        "cooccurrence": cooccurrence.table_hash("cooccurrence"),
-        "attributes": captions.table_hash("attributes"),
-        "images": dataset.table_hash("images", IMAGE_KEY_COLUMNS),
-        "activations": extraction.table_hash("activations"),
-        "contributions": decision.table_hash("contributions"),
-        "predictions": decision.table_hash("predictions"),
-        "params": params.to_dict(),
-        "code": code_version(sys.modules[__name__], filter_pdfs),
-    }
-    partition = {"backbone": extraction.metrics["backbone"], "layer": extraction.metrics["layer"]}
+def compute(inputs: Inputs, params: PdfParams, context: Context, output: StageOutput) -> None:
+    attributes = inputs.read("attributes")
+    num_attributes, num_filters = len(attributes), int(inputs.metrics("activations")["filters"])
+    train_ids = split_ids(inputs, "train")
+    prior = attributes.sort_values("attribute_id")["prior"].to_numpy()
+    counts = inputs.read("cooccurrence")
+    matrix = filter_pdfs.dense_matrix(counts, num_filters, num_attributes, "filter", "attribute_id", "cooccurrence")
+    pdf, lift = filter_pdfs.filter_attribute_matrix(matrix, prior, params.prior_correction)
 
-    def compute(output: StageOutput) -> None:
-        attributes = captions.read("attributes")
-        num_attributes, num_filters = len(attributes), int(extraction.metrics["filters"])
-        images = dataset.read("images")
-        train_ids = images.loc[images["split"] == "train", "image_id"].to_numpy()
-        prior = attributes.sort_values("attribute_id")["prior"].to_numpy()
-        counts = cooccurrence.read("cooccurrence")
-        matrix = filter_pdfs.dense_matrix(counts, num_filters, num_attributes, "filter", "attribute_id", "cooccurrence")
-        pdf, lift = filter_pdfs.filter_attribute_matrix(matrix, prior, params.prior_correction)
+    filters, attribute_ids = np.nonzero(pdf)
+    output.write(
+        "filter_attributes",
+        pd.DataFrame(
+            {
+                "filter": filters.astype(np.int32),
+                "attribute_id": attribute_ids,
+                "probability": pdf[filters, attribute_ids],
+                "cooccurrence": matrix[filters, attribute_ids],
+                "lift": lift[filters, attribute_ids],
+            }
+        ),
+    )
 
-        filters, attribute_ids = np.nonzero(pdf)
-        output.write(
-            "filter_attributes",
-            pd.DataFrame(
-                {
-                    "filter": filters.astype(np.int32),
-                    "attribute_id": attribute_ids,
-                    "probability": pdf[filters, attribute_ids],
-                    "cooccurrence": matrix[filters, attribute_ids],
-                    "lift": lift[filters, attribute_ids],
-                }
-            ),
-            partition,
-        )
+    train_max = response_matrix(inputs, "activations", "max_response", train_ids)
+    train_mean = response_matrix(inputs, "activations", "mean_response", train_ids)
+    selectivity, entropy = filter_pdfs.selectivity(pdf)
+    has_pdf = pdf.sum(axis=1) > 0
+    output.write(
+        "filter_stats",
+        pd.DataFrame(
+            {
+                "filter": np.arange(num_filters, dtype=np.int32),
+                "selectivity": selectivity,
+                "entropy": entropy,
+                "top_attribute_id": np.where(has_pdf, pdf.argmax(axis=1), -1),
+                "top_probability": pdf.max(axis=1) if num_attributes else np.zeros(num_filters),
+                "mean_response": train_mean.mean(axis=0),
+                "max_response": train_max.max(axis=0),
+            }
+        ),
+    )
 
-        train_max = response_matrix(extraction, "max_response", train_ids)
-        train_mean = response_matrix(extraction, "mean_response", train_ids)
-        selectivity, entropy = filter_pdfs.selectivity(pdf)
-        has_pdf = pdf.sum(axis=1) > 0
-        output.write(
-            "filter_stats",
-            pd.DataFrame(
-                {
-                    "filter": np.arange(num_filters, dtype=np.int32),
-                    "selectivity": selectivity,
-                    "entropy": entropy,
-                    "top_attribute_id": np.where(has_pdf, pdf.argmax(axis=1), -1),
-                    "top_probability": pdf.max(axis=1) if num_attributes else np.zeros(num_filters),
-                    "mean_response": train_mean.mean(axis=0),
-                    "max_response": train_max.max(axis=0),
-                }
-            ),
-            partition,
-        )
+    class_pdf = _class_pdf(inputs, pdf, train_ids, train_mean)
+    class_ids, attribute_ids = np.nonzero(class_pdf)
+    frame = pd.DataFrame({"class_id": class_ids, "attribute_id": attribute_ids, "probability": class_pdf[class_ids, attribute_ids]})
+    frame["rank"] = frame.groupby("class_id")["probability"].rank(ascending=False, method="first").astype(np.int32)
+    output.write("class_attributes", frame.sort_values(["class_id", "rank"]))
+    output.metrics.update(
+        filters=num_filters,
+        attributes=num_attributes,
+        mean_selectivity=float(selectivity[has_pdf].mean()) if has_pdf.any() else 0.0,
+    )
 
-        head = load_head(decision)
-        if head is not None:
-            class_pdf = filter_pdfs.class_attribute_matrix(pdf, head[0], train_mean.mean(axis=0))
-        else:
-            predictions = decision.read("predictions").set_index("image_id").loc[train_ids]
-            contributions = response_matrix(decision, "contribution", train_ids, table="contributions")
-            class_pdf = filter_pdfs.class_attribute_matrix_from_decisions(
-                pdf, contributions, predictions["predicted_class_id"].to_numpy(), int(dataset.metrics["classes"])
-            )
-        class_ids, attribute_ids = np.nonzero(class_pdf)
-        frame = pd.DataFrame(
-            {"class_id": class_ids, "attribute_id": attribute_ids, "probability": class_pdf[class_ids, attribute_ids]}
-        )
-        frame["rank"] = frame.groupby("class_id")["probability"].rank(ascending=False, method="first").astype(np.int32)
-        output.write("class_attributes", frame.sort_values(["class_id", "rank"]), partition)
-        output.metrics.update(
-            filters=num_filters,
-            attributes=num_attributes,
-            mean_selectivity=float(selectivity[has_pdf].mean()) if has_pdf.any() else 0.0,
-        )
 
-    return run_stage(paths, STAGE, inputs, compute)
+STAGE = StageSpec(
+    name="pdfs",
+    module=__name__,
+    scope="layer",
+    writes=TABLES,
+    params=params_from,
+    compute=compute,
+    reads={
+        "cooccurrence": ALL_COLUMNS,
+        "attributes": ALL_COLUMNS,
+        "images": ("image_id", "split"),
+        "classes": ("class_id",),
+        "activations": ("image_id", "filter", "max_response", "mean_response"),
+        "predictions": ALL_COLUMNS,
+        "contributions": ALL_COLUMNS,
+        "head_weights": ALL_COLUMNS,
+        "head_bias": ALL_COLUMNS,
+    },
+)

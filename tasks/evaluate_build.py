@@ -7,8 +7,8 @@ Everything is measured on the test split, which neither the backbone nor p(a|f) 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -17,65 +17,37 @@ import torch
 from filterspeak.backbones import features
 from filterspeak.backbones import images as image_loading
 from filterspeak.backbones.devices import resolve_device
+from filterspeak.backbones.heads import DecisionHead
 from filterspeak.captions.parser import CaptionParser
 from filterspeak.datasets.synthetic_render import PART_LABELS
 from filterspeak.evaluation import deletion, grounding, known_filters, randomization, retrieval, truth_checks
-from filterspeak.flows.config import BuildOptions
-from filterspeak.storage.builds import BuildRecord
-from filterspeak.storage.cache import StageResult
-from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.estimate_pdfs import load_head, response_matrix
-from filterspeak.tasks.generate_explanations import load_pdf, vocabulary_of
-from filterspeak.tasks.prepare_backbone import load_backbone_model
+from filterspeak.interpret.responses import response
+from filterspeak.tasks import parse_captions
+from filterspeak.tasks.decisions import head_of
+from filterspeak.tasks.explain_images import build_model
+from filterspeak.tasks.graph import BuildView
+from filterspeak.tasks.readers import response_matrix
 
 BATCH_SIZE = 128
 
 
-@dataclass(frozen=True)
-class BuildStages:
-    """The stage outputs of one build (or of a variant of it: other captions/pdfs/explanations)."""
+def _responses(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:
+    """s_f(x) (N, F) of the build's `--response` for `image_ids`."""
+    return response_matrix(stages, "activations", response(stages.options.response).column, image_ids)
 
-    dataset: StageResult
-    captions: StageResult
-    backbone: StageResult
-    extraction: StageResult
-    decision: StageResult
-    pdfs: StageResult
-    explanations: StageResult
-    options: BuildOptions
-    layer: str
-    trained_head: bool  # decisions come from a linear head fitted on GAP features (stage `head`)
 
-    @classmethod
-    def of(cls, paths: StorePaths, record: BuildRecord) -> "BuildStages":
-        result = lambda stage: record.result(paths, stage)  # noqa: E731
-        return cls(
-            result("dataset"), result("captions"), result("backbone"), result("extract"), result(record.decision),
-            result("pdfs"), result("explanations"), BuildOptions(**record.options), record.layer, record.decision == "head",
-        )
+def _contributions(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:
+    return response_matrix(stages, "contributions", "contribution", image_ids)
 
-    @property
-    def phrases(self) -> list[str]:
-        return vocabulary_of(self.captions).phrases
 
-    @property
-    def pdf(self) -> np.ndarray:
-        return load_pdf(self.pdfs, int(self.extraction.metrics["filters"]), len(self.phrases))
-
-    @property
-    def response_column(self) -> str:
-        """The activations column that is s_f(x) for this build (`--response`)."""
-        return "max_response" if self.options.response == "max" else "mean_response"
-
-    def split_ids(self, split: str) -> np.ndarray:
-        images = self.dataset.read("images")
-        return np.sort(images.loc[images["split"] == split, "image_id"].to_numpy())
+def _predicted(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:
+    return stages.read("predictions").set_index("image_id").loc[image_ids, "predicted_class_id"].to_numpy()
 
 
 # ---- ground truth --------------------------------------------------------------------------
 
 
-def truth_presence(stages: BuildStages, image_ids: np.ndarray) -> np.ndarray | None:
+def truth_presence(stages: BuildView, image_ids: np.ndarray) -> np.ndarray | None:
     """(N, A) whether each vocabulary attribute is truly present: per image where the dataset
     knows it (`image_truth`), else at class level (`class_definitions`, e.g. CUB's attributes
     present in >= 50% of a class's images, phrased through the caption parser). None when
@@ -83,17 +55,19 @@ def truth_presence(stages: BuildStages, image_ids: np.ndarray) -> np.ndarray | N
     index = {phrase: a for a, phrase in enumerate(stages.phrases)}
     presence = np.zeros((len(image_ids), len(index)), dtype=bool)
     row_of = {int(i): r for r, i in enumerate(image_ids)}
-    truth = stages.dataset.read("image_truth")
+    truth = stages.read("image_truth")
     if len(truth):
         for image_id, phrase in zip(truth["image_id"], truth["phrase"]):
             if int(image_id) in row_of and phrase in index:
                 presence[row_of[int(image_id)], index[phrase]] = True
         return presence
-    definitions = stages.dataset.read("class_definitions")
+    definitions = stages.read("class_definitions")
     if not len(definitions):
         return None
-    parsed = CaptionParser(stages.options.caption_params.parser).parse_many([f"a bird with {p}." for p in definitions["phrase"]])
-    images = stages.dataset.read("images").set_index("image_id").loc[image_ids]
+    parsed = CaptionParser(parse_captions.params_from(stages.options).parser).parse_many(
+        [f"a bird with {p}." for p in definitions["phrase"]]
+    )
+    images = stages.read("images").set_index("image_id").loc[image_ids]
     rows_of_class = images.reset_index().groupby("class_id").indices
     for class_id, phrases in zip(definitions["class_id"], parsed):
         for phrase in phrases:
@@ -105,38 +79,37 @@ def truth_presence(stages: BuildStages, image_ids: np.ndarray) -> np.ndarray | N
 # ---- 1. known filters ----------------------------------------------------------------------
 
 
-def evaluate_known_filters(stages: BuildStages) -> known_filters.KnownFilterResult | None:
-    planted = stages.backbone.metrics.get("concept_filters")
+def evaluate_known_filters(stages: BuildView) -> known_filters.KnownFilterResult | None:
+    planted = stages.metrics("backbones").get("concept_filters")
     return known_filters.known_filter_recovery(stages.pdf, stages.phrases, list(planted)) if planted else None
 
 
 # ---- 3. retrieval --------------------------------------------------------------------------
 
 
-def evaluate_retrieval(stages: BuildStages) -> retrieval.RetrievalResult | None:
+def evaluate_retrieval(stages: BuildView) -> retrieval.RetrievalResult | None:
     test_ids, train_ids = stages.split_ids("test"), stages.split_ids("train")
     presence = truth_presence(stages, test_ids)
     if presence is None:
         return None
-    column = stages.response_column
-    test_responses = response_matrix(stages.extraction, column, test_ids)
+    test_responses = _responses(stages, test_ids)
     scores = retrieval.attribute_scores(stages.pdf, test_responses)
-    images = stages.dataset.read("images").set_index("image_id")
-    num_classes = int(stages.dataset.metrics["classes"])
+    images = stages.read("images").set_index("image_id")
+    num_classes = int(stages.metrics("classes")["classes"])
     train_classes = images.loc[train_ids, "class_id"].to_numpy()
     train_presence = truth_presence(stages, train_ids)
     frequency = retrieval.class_frequencies(train_presence, train_classes, num_classes)
-    predicted = stages.decision.read("predictions").set_index("image_id").loc[test_ids, "predicted_class_id"].to_numpy()
+    predicted = _predicted(stages, test_ids)
     varying = retrieval.varies_within_classes(train_presence, train_classes, num_classes)
-    probe = retrieval.linear_probe_scores(response_matrix(stages.extraction, column, train_ids), train_presence, test_responses)
+    probe = retrieval.linear_probe_scores(_responses(stages, train_ids), train_presence, test_responses)
     return retrieval.evaluate_retrieval(scores, presence, frequency[predicted], varying, stages.phrases, probe)
 
 
-def evaluate_planted_retrieval(stages: BuildStages) -> float | None:
+def evaluate_planted_retrieval(stages: BuildView) -> float | None:
     """Retrieval mAP on the attributes the backbone's concept filters were trained to detect: what
     retrieval reaches when the network is known to encode the attribute."""
     result = evaluate_retrieval(stages)
-    planted = [p for p in stages.backbone.metrics.get("concept_filters") or [] if result and p in result.per_attribute]
+    planted = [p for p in stages.metrics("backbones").get("concept_filters") or [] if result and p in result.per_attribute]
     return float(np.mean([result.per_attribute[p] for p in planted])) if planted else None
 
 
@@ -147,47 +120,42 @@ def evaluate_planted_retrieval(stages: BuildStages) -> float | None:
 class _Network:
     model: torch.nn.Module
     device: torch.device
-    head: tuple[np.ndarray, np.ndarray] | None  # (W, b) of the linear head behind the decisions
+    head: DecisionHead  # who decides, as in the build
 
-    def batches(self, stages: BuildStages, image_ids: np.ndarray) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
+    def batches(self, stages: BuildView, image_ids: np.ndarray) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
         """(image ids, uint8 images, feature maps at the layer) for `image_ids`, in batches."""
-        paths = stages.dataset.read("images").set_index("image_id").loc[image_ids, "path"].tolist()
+        paths = stages.read("images").set_index("image_id").loc[image_ids, "path"].tolist()
         for positions, batch in image_loading.iterate_batches(paths, stages.options.preprocessing, BATCH_SIZE):
             maps = features.forward_to_layer(self.model, stages.layer, batch, stages.options.preprocessing, self.device).feature_maps
             yield image_ids[positions], batch, maps
 
-    def probabilities(self, stages: BuildStages, batch: torch.Tensor, maps: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    def probabilities(self, stages: BuildView, batch: torch.Tensor, maps: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """Class probabilities with the filters where `keep` is 0 zeroed at the layer."""
-        if stages.trained_head:  # the decision is the linear head on GAP: exact without a forward
-            gap = (maps.mean(dim=(2, 3)) * keep).double()
-            logits = gap @ torch.tensor(self.head[0]).T + torch.tensor(self.head[1])
-        else:
-            logits = features.forward_with_filters_zeroed(
-                self.model, stages.layer, batch, keep, stages.options.preprocessing, self.device
-            ).double()
-        return torch.softmax(logits, dim=1)
+        return self.head.probabilities_with_filters_kept(
+            self.model, stages.layer, batch, maps, keep, stages.options.preprocessing, self.device
+        )
 
 
-def _network(stages: BuildStages, device: str) -> _Network:
+def _network(stages: BuildView, device: str) -> _Network:
     torch_device = resolve_device(device)
-    model = load_backbone_model(stages.backbone, stages.options.backbone_spec).to(torch_device).eval()
-    return _Network(model, torch_device, load_head(stages.decision))
+    model = build_model(stages).to(torch_device).eval()
+    return _Network(model, torch_device, head_of(stages.table_result("predictions")))
 
 
 # ---- 2. grounding --------------------------------------------------------------------------
 
 
-def _masks(stages: BuildStages) -> dict[int, np.ndarray] | None:
-    if "masks" not in stages.dataset.manifest.files:
+def _masks(stages: BuildView) -> dict[int, np.ndarray] | None:
+    if "masks" not in stages.table_result("images").manifest.files:
         return None
-    with np.load(stages.dataset.file_path("masks")) as archive:
+    with np.load(stages.table_result("images").file_path("masks")) as archive:
         return dict(zip(archive["image_id"].tolist(), archive["masks"]))
 
 
-def _truth_parts(stages: BuildStages, image_ids: np.ndarray) -> pd.DataFrame:
+def _truth_parts(stages: BuildView, image_ids: np.ndarray) -> pd.DataFrame:
     """(image_id, attribute_id, label): vocabulary attributes truly present, with their part's mask label."""
     index = {phrase: a for a, phrase in enumerate(stages.phrases)}
-    truth = stages.dataset.read("image_truth")
+    truth = stages.read("image_truth")
     truth = truth[truth["image_id"].isin(set(image_ids)) & truth["phrase"].isin(index) & truth["part"].isin(PART_LABELS)]
     truth = truth.drop_duplicates(["image_id", "phrase"])
     return pd.DataFrame(
@@ -210,10 +178,10 @@ def _pair_masks(masks: dict[int, np.ndarray], batch_pairs: pd.DataFrame, size: t
     return np.stack([masks[int(i)] for i in batch_pairs["image_id"]]) if len(batch_pairs) else np.zeros((0, *size), np.uint8)
 
 
-def _fitted_references(stages: BuildStages, network: _Network, masks: dict[int, np.ndarray]) -> grounding.ReferenceTally:
+def _fitted_references(stages: BuildView, network: _Network, masks: dict[int, np.ndarray]) -> grounding.ReferenceTally:
     """The supervised grounding references fitted with the train masks, ready for the test pairs."""
     train_ids = stages.split_ids("train")
-    attributes, filters = len(stages.phrases), int(stages.extraction.metrics["filters"])
+    attributes, filters = len(stages.phrases), stages.num_filters
     pairs = _truth_parts(stages, train_ids)
     fitted = grounding.FilterHitTally(attributes, filters)
     locator = grounding.PartLocator(tuple(sorted(set(pairs["label"].tolist()))))
@@ -228,7 +196,7 @@ def _fitted_references(stages: BuildStages, network: _Network, masks: dict[int, 
 
 
 def evaluate_grounding(
-    stages: BuildStages, network: _Network, phrases: set[str] | None = None, references: bool = False
+    stages: BuildView, network: _Network, phrases: set[str] | None = None, references: bool = False
 ) -> grounding.GroundingResult | None:
     """Over every vocabulary attribute truly present, or only over `phrases`; with `references`, also
     the two supervised references on the same pairs (one more pass, over the train images)."""
@@ -236,16 +204,15 @@ def evaluate_grounding(
     if masks is None:
         return None
     test_ids, train_ids = stages.split_ids("test"), stages.split_ids("train")
-    column = stages.response_column
-    prior = grounding.filter_prior(response_matrix(stages.extraction, column, train_ids))
+    prior = grounding.filter_prior(_responses(stages, train_ids))
     weights = torch.from_numpy(grounding.filter_given_attribute(stages.pdf, prior))
     pairs = _truth_parts(stages, test_ids)
     if phrases is not None:
         pairs = pairs[pairs["attribute_id"].isin([a for a, p in enumerate(stages.phrases) if p in phrases])]
-    predictions = stages.decision.read("predictions").set_index("image_id")
-    contributions = response_matrix(stages.decision, "contribution", test_ids, table="contributions")
+    predictions = stages.read("predictions").set_index("image_id")
+    contributions = _contributions(stages, test_ids)
     row_of = {int(i): r for r, i in enumerate(test_ids)}
-    cited = stages.explanations.read("explanation_attributes")
+    cited = stages.read("explanation_attributes")
     cited_pairs = set(zip(cited["image_id"].tolist(), cited["attribute_id"].tolist()))
     tally = grounding.GroundingTally()
     reference_tally = _fitted_references(stages, network, masks) if references else None
@@ -253,8 +220,8 @@ def evaluate_grounding(
         size = masks[int(image_ids[0])].shape
         peaks = grounding.heat_map_peaks(maps, weights, size)  # (B, A, 2)
         predicted = predictions.loc[image_ids, "predicted_class_id"].to_numpy()
-        if network.head is not None:
-            cam_weights = torch.from_numpy(network.head[0][predicted])
+        if network.head.linear is not None:
+            cam_weights = torch.from_numpy(network.head.linear[0][predicted])
         else:
             cam_weights = torch.from_numpy(contributions[[row_of[int(i)] for i in image_ids]])
         cam_peaks = grounding.heat_map_peaks(maps, cam_weights[:, None, :], size)[:, 0]  # (B, 2)
@@ -274,7 +241,7 @@ def evaluate_grounding(
         best_filter, part_locator = reference_tally.result()
         result = replace(result, best_filter=best_filter, part_locator=part_locator)
     names = {label: part for part, label in PART_LABELS.items()}
-    named = lambda by_label: {names.get(label, str(label)): value for label, value in by_label.items()}  # noqa: E731
+    named = lambda by_label: {names.get(label, str(label)): value for label, value in by_label.items()}
     return replace(result, by_part=named(result.by_part), miss_regions=named(result.miss_regions))
 
 
@@ -282,13 +249,13 @@ def evaluate_grounding(
 
 
 def evaluate_deletion(
-    stages: BuildStages, network: _Network, per_attribute: int = 2, draws: int = 5, seed: int = 0
+    stages: BuildView, network: _Network, per_attribute: int = 2, draws: int = 5, seed: int = 0
 ) -> deletion.DeletionResult:
     test_ids = stages.split_ids("test")
     pdf = stages.pdf
-    contributions = response_matrix(stages.decision, "contribution", test_ids, table="contributions")
-    predicted = stages.decision.read("predictions").set_index("image_id").loc[test_ids, "predicted_class_id"].to_numpy()
-    cited = stages.explanations.read("explanation_attributes").sort_values(["image_id", "rank"])
+    contributions = _contributions(stages, test_ids)
+    predicted = _predicted(stages, test_ids)
+    cited = stages.read("explanation_attributes").sort_values(["image_id", "rank"])
     cited_by_image = cited.groupby("image_id")["attribute_id"].agg(list).to_dict()
     num_filters = pdf.shape[0]
     rng = np.random.default_rng(seed)
@@ -315,7 +282,7 @@ def evaluate_deletion(
             for k, filters in enumerate(behind):
                 keep_random[k, deletion.random_filter_sets(len(filters), num_filters, 1, rng)[0]] = 0
             randoms.append(keep_random)
-        take = lambda probabilities: probabilities[torch.arange(len(classes)), torch.from_numpy(classes)].numpy()  # noqa: E731
+        take = lambda probabilities, classes=classes: probabilities[torch.arange(len(classes)), torch.from_numpy(classes)].numpy()
         original = take(network.probabilities(stages, batch, maps, keep_all))
         after_cited = take(network.probabilities(stages, batch, maps, keep_cited))
         after_random = np.stack([take(network.probabilities(stages, batch, maps, keep)) for keep in randoms], axis=1)
@@ -326,10 +293,8 @@ def evaluate_deletion(
 # ---- 5. randomisation ----------------------------------------------------------------------
 
 
-def evaluate_randomization(trained: BuildStages, randomised: BuildStages) -> tuple[float, int]:
-    return randomization.cited_overlap(
-        trained.explanations.read("explanation_attributes"), randomised.explanations.read("explanation_attributes")
-    )
+def evaluate_randomization(trained: BuildView, randomised: BuildView) -> tuple[float, int]:
+    return randomization.cited_overlap(trained.read("explanation_attributes"), randomised.read("explanation_attributes"))
 
 
 # ---- all of it -----------------------------------------------------------------------------
@@ -356,9 +321,9 @@ def check_metrics(metrics: tuple[str, ...]) -> None:
 
 
 def evaluate_stages(
-    stages: BuildStages,
+    stages: BuildView,
     device: str = "auto",
-    known: BuildStages | None = None,
+    known: BuildView | None = None,
     metrics: tuple[str, ...] = METRICS,
     references: bool = True,
 ) -> BuildEvaluation:
@@ -374,7 +339,7 @@ def evaluate_stages(
         if result.known is not None and "retrieval" in metrics:
             result.known_retrieval = evaluate_planted_retrieval(planted_in)
         if result.known is not None and "grounding" in metrics:
-            planted = set(planted_in.backbone.metrics.get("concept_filters") or [])
+            planted = set(planted_in.metrics("backbones").get("concept_filters") or [])
             planted_grounding = evaluate_grounding(planted_in, _network(planted_in, device), planted)
             result.known_grounding = None if planted_grounding is None else planted_grounding.accuracy
     if "grounding" in metrics:
@@ -383,9 +348,9 @@ def evaluate_stages(
         result.retrieval = evaluate_retrieval(stages)
     if "deletion" in metrics:
         result.deletion = evaluate_deletion(stages, network)
-    truth = stages.dataset.read("image_truth")
+    truth = stages.read("image_truth")
     if len(truth):
         result.cited_precision = truth_checks.cited_attribute_precision(
-            stages.explanations.read("explanations"), stages.explanations.read("explanation_attributes"), truth
+            stages.read("explanations"), stages.read("explanation_attributes"), truth
         ).value
     return result

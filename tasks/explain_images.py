@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from PIL import UnidentifiedImageError
 
-from filterspeak.backbones import features, images as image_loading
+from filterspeak.backbones import images as image_loading
 from filterspeak.backbones.devices import resolve_device
-from filterspeak.flows.config import BuildOptions
+from filterspeak.backbones.loading import load_model
+from filterspeak.errors import FilterSpeakError
 from filterspeak.interpret.decisions import explain_decisions
-from filterspeak.interpret.decomposition import LINEAR_GAP, linear_gap_contributions
 from filterspeak.interpret.sentences import CitedAttribute
-from filterspeak.storage.builds import load_build_record
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.estimate_pdfs import load_head
-from filterspeak.tasks.generate_explanations import load_pdf, vocabulary_of
-from filterspeak.tasks.prepare_backbone import load_backbone_model
+from filterspeak.tasks.decisions import head_of
+from filterspeak.tasks.graph import BuildView, open_build
+from filterspeak.tasks.readers import vocabulary_of
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class ImageExplanation:
     cited: list[CitedAttribute]
 
 
-class ImageUnreadable(ValueError):
+class ImageUnreadable(FilterSpeakError, ValueError):
     pass
 
 
@@ -45,6 +44,13 @@ def _load(path: Path, size: int, resize: int | None) -> torch.Tensor:
         raise ImageUnreadable(f"cannot read image {path}: {error}") from None
 
 
+def build_model(build: BuildView) -> torch.nn.Module:
+    """The network of a recorded build."""
+    backbone = build.table_result("backbones")
+    spec = build.options.backbone_spec
+    return load_model(spec, backbone.file_path("weights") if spec.trainable else None, backbone.metrics["num_outputs"])
+
+
 def explain_image_files(
     paths: StorePaths,
     image_files: Sequence[str | Path],
@@ -53,39 +59,27 @@ def explain_image_files(
     device: str = "auto",
     top_k: int | None = None,
 ) -> list[ImageExplanation]:
-    record = load_build_record(paths, backbone, layer)
-    options = BuildOptions(**record.options)
-    spec, preprocessing = options.backbone_spec, options.preprocessing
-    model = load_backbone_model(record.result(paths, "backbone"), spec)
-    captions = record.result(paths, "captions")
-    vocabulary = vocabulary_of(captions)
-    extraction = record.result(paths, "extract")
-    decision = record.result(paths, record.decision)
-    pdf = load_pdf(record.result(paths, "pdfs"), int(extraction.metrics["filters"]), len(vocabulary.phrases))
-    classes = record.result(paths, "dataset").read("classes")
-    names = dict(zip(classes["class_id"], classes["name"]))
+    build = open_build(paths, backbone, layer)
+    options = build.options
+    preprocessing = options.preprocessing
     torch_device = resolve_device(device)
-    model.to(torch_device)
+    model = build_model(build).to(torch_device)
+    classes = build.read("classes")
+    names = dict(zip(classes["class_id"], classes["name"]))
+    head = head_of(build.table_result("predictions"))
 
     batch = torch.cat([_load(Path(file), preprocessing.image_size, preprocessing.resize) for file in image_files])
-    head = load_head(decision)
-    if record.decision == "head":  # a trained linear head on GAP features
-        result = features.forward_to_layer(model, record.layer, batch, preprocessing, torch_device)
-        gap = result.mean_response.double().numpy()
-        logits = gap @ head[0].T + head[1]
-        contributions = linear_gap_contributions(gap, head[0], logits.argmax(axis=1))
-    elif decision.metrics["decomposition"] == LINEAR_GAP:
-        result = features.forward_with_layer(model, record.layer, batch, preprocessing, torch_device)
-        logits = result.logits.double().numpy()
-        contributions = linear_gap_contributions(result.mean_response.double().numpy(), head[0], logits.argmax(axis=1))
-    else:
-        result = features.forward_with_gradients(model, record.layer, batch, preprocessing, torch_device)
-        logits, contributions = result.logits.double().numpy(), result.contributions.double().numpy()
-    probabilities = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
-    predicted = probabilities.argmax(axis=1)
+    decided = head.decide(model, build.layer, batch, preprocessing, torch_device)
+    probabilities, predicted = decided.probabilities, decided.predicted
     explained = explain_decisions(
-        contributions, predicted, pdf, vocabulary, names, top_k or options.sentence_attributes,
-        options.min_relative_score, decision.metrics["decomposition"],
+        decided.contributions,
+        predicted,
+        build.pdf,
+        vocabulary_of(build),
+        names,
+        top_k or options.sentence_attributes,
+        options.min_relative_score,
+        head.method,
     )
     return [
         ImageExplanation(str(file), int(c), names.get(int(c), str(c)), float(probabilities[i, c]), e.sentence, e.cited)

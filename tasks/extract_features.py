@@ -1,67 +1,83 @@
-"""Stage `extract`: one streaming pass over every image → activations (and the model's own decisions),
-for one or several layers at once (one stage output per layer).
+"""Stage `extract`: one streaming pass over every image → activations (and the model's own
+decisions), for one or several layers at once (one stage output per layer).
 
-Activations are reduced per filter to the spatial max and mean (the mean is GAP). With
-`head="model"` the network's own classifier decides, and its decisions are decomposed per
-filter: exactly (α_f = w_ĉf · GAP(A_f)) when the layer feeds a GAP + linear head, by gradient ×
-activation otherwise. With `head="none"` the forward stops at the layer; a trained head (stage
-`head`) decides later. The device is not part of the fingerprint: CPU and CUDA agree.
+Activations are reduced per filter to every declared response (filterspeak.interpret.responses:
+max, mean = GAP). With head "model" the network's own classifier decides (filterspeak.backbones.heads:
+exactly decomposed when the layer feeds a GAP + linear head, by gradient × activation otherwise);
+with head "none" the forward stops at the layer and stage `head` decides later. The device is
+not part of the fingerprint: CPU and CUDA agree.
 
 Crash safety: every batch of images is a shard, stored as soon as it is computed in the layer's
 work area (storage/shards.py, keyed by the stage fingerprint). A run killed mid-pass leaves its
 finished shards there; the next run skips their images ("resuming: k of n shards done") and
 assembles the stage output from all shards, so its tables are identical to an uninterrupted
-run's. The output is stored atomically by run_stage, and only then is the work area deleted.
+run's. The output is stored atomically, and only then is the work area deleted.
 """
 
 from __future__ import annotations
 
-import sys
+import dataclasses
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import torch
-from tqdm.auto import tqdm
 
-from filterspeak.backbones import features, images as image_loading
+from filterspeak.backbones import features
+from filterspeak.backbones import images as image_loading
 from filterspeak.backbones.devices import resolve_device
+from filterspeak.backbones.heads import DecisionHead, GradientTimesActivation, ModelLinearHead, model_head
+from filterspeak.backbones.loading import load_model
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
-from filterspeak.interpret.decomposition import GRADIENT_X_ACTIVATION, LINEAR_GAP
-from filterspeak.storage.cache import StageOutput, StageResult, lookup, run_stage, stage_key
-from filterspeak.storage.fingerprint import code_version, fingerprint
+from filterspeak.interpret.decomposition import GRADIENT_X_ACTIVATION
+from filterspeak.interpret.responses import GAP, RESPONSES
+from filterspeak.progress import Progress, announce
+from filterspeak.storage.cache import StageOutput, StageResult, stage_key
+from filterspeak.storage.fingerprint import fingerprint
 from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.schemas import BACKBONE_LAYER, F32, F64, I32, I64
+from filterspeak.storage.schemas import table as declare_table
 from filterspeak.storage.shards import ShardArea
-from filterspeak.tasks.decisions import write_decisions
-from filterspeak.tasks.prepare_backbone import load_backbone_model
-from filterspeak.tasks.prepare_dataset import IMAGE_KEY_COLUMNS
+from filterspeak.tasks import decisions
+from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec, cached, key_inputs, run
 
-STAGE = "extract"
-HeadMode = Literal["model", "none"]
-
-
-def long_activations(image_ids: np.ndarray, max_response: np.ndarray, mean_response: np.ndarray) -> pd.DataFrame:
-    """(N, F) matrices → one row per (image, filter)."""
-    count, filters = max_response.shape
-    return pd.DataFrame(
-        {
-            "image_id": np.repeat(image_ids, filters),
-            "filter": np.tile(np.arange(filters, dtype=np.int32), count),
-            "max_response": max_response.reshape(-1).astype(np.float32),
-            "mean_response": mean_response.reshape(-1).astype(np.float32),
-        }
-    )
+RESPONSE_COLUMNS = [response.column for response in RESPONSES.values()]
+TABLES = {
+    "activations": declare_table(("image_id", I64), ("filter", I32), *((c, F32) for c in RESPONSE_COLUMNS), partition=BACKBONE_LAYER),
+    **decisions.TABLES,
+}
+# One row per image of a shard; list columns hold its per-filter values (scratch, never published).
+SHARD_SCHEMA = pa.schema(
+    [("image_id", I64)]
+    + [(c, pa.list_(F32)) for c in RESPONSE_COLUMNS]
+    + [("contributions", pa.list_(F64)), ("logits", pa.list_(F64))]  # null unless gradient x activation / the model decides
+)
+BATCH_SIZE = 64
 
 
-SHARD_TABLE = "extract_shard"
+@dataclass(frozen=True)
+class ExtractParams:
+    spec: BackboneSpec
+    preprocessing: Preprocessing
+    head: str  # "model": the network's own head decides; "none": a trained head decides later
+
+    def to_dict(self) -> dict:
+        return {"spec": self.spec.to_dict(), "preprocessing": self.preprocessing.to_dict(), "head": self.head}
 
 
-def _announce(message: str) -> None:
-    """To the terminal whatever Prefect's log level (tqdm.write keeps a running bar intact)."""
-    tqdm.write(message, file=sys.stdout)
-    sys.stdout.flush()
+def params_from(options, inputs: Inputs) -> ExtractParams:
+    trained = options.trains_head(inputs.metrics("backbones")["num_outputs"], inputs.metrics("classes")["classes"])
+    return ExtractParams(options.backbone_spec, options.preprocessing, "none" if trained else "model")
+
+
+def long_activations(image_ids: np.ndarray, responses: dict[str, np.ndarray]) -> pd.DataFrame:
+    """(N, F) matrices by column → one row per (image, filter)."""
+    first = next(iter(responses.values()))
+    count, filters = first.shape
+    frame = {"image_id": np.repeat(image_ids, filters), "filter": np.tile(np.arange(filters, dtype=np.int32), count)}
+    frame.update({column: matrix.reshape(-1).astype(np.float32) for column, matrix in responses.items()})
+    return pd.DataFrame(frame)
 
 
 def _list_column(matrix: np.ndarray | None, rows: int, value_type: pa.DataType) -> pa.Array:
@@ -84,21 +100,12 @@ def _list_matrix(column: pa.ChunkedArray) -> np.ndarray | None:
 
 def _shard_table(image_ids: np.ndarray, result: features.BatchFeatures, with_logits: bool) -> pa.Table:
     rows = len(image_ids)
-    return pa.table(
-        {
-            "image_id": pa.array(image_ids, type=pa.int64()),
-            "max_response": _list_column(result.max_response.numpy(), rows, pa.float32()),
-            "mean_response": _list_column(result.mean_response.numpy(), rows, pa.float32()),
-            "contributions": _list_column(
-                None if result.contributions is None else result.contributions.double().numpy(), rows, pa.float64()
-            ),
-            "logits": _list_column(result.logits.double().numpy() if with_logits else None, rows, pa.float64()),
-        }
-    )
-
-
-def _module_name(model: torch.nn.Module, module: torch.nn.Module | None) -> str | None:
-    return None if module is None else next(name for name, m in model.named_modules() if m is module)
+    columns = {"image_id": pa.array(image_ids, type=pa.int64())}
+    columns.update({column: _list_column(values.numpy(), rows, F32) for column, values in result.responses().items()})
+    contributions = None if result.contributions is None else result.contributions.double().numpy()
+    columns["contributions"] = _list_column(contributions, rows, F64)
+    columns["logits"] = _list_column(result.logits.double().numpy() if with_logits else None, rows, F64)
+    return pa.table(columns)
 
 
 @dataclass(frozen=True)
@@ -109,50 +116,56 @@ class _Shards:
     items: list[str]  # fingerprint of each shard's image ids
 
     @classmethod
-    def of(cls, image_ids: np.ndarray, batch_size: int) -> "_Shards":
+    def of(cls, image_ids: np.ndarray, batch_size: int) -> _Shards:
         spans = [(start, min(start + batch_size, len(image_ids))) for start in range(0, len(image_ids), batch_size)]
         return cls(spans, [fingerprint([int(i) for i in image_ids[a:b]]) for a, b in spans])
 
 
-def _compute_shards(model, layers, images, shards, areas, preprocessing, head, device, progress, label) -> int:
+def _planned_head(model: torch.nn.Module, plan: dict | None) -> DecisionHead | None:
+    """The model's own head as decided on the first batch (kept in the work area's plan)."""
+    if not plan:
+        return None
+    return GradientTimesActivation() if plan["method"] == GRADIENT_X_ACTIVATION else ModelLinearHead.of(model, plan["linear"])
+
+
+def _compute_shards(model, layers, images, shards, areas, params: ExtractParams, device, progress, label) -> int:
     """Compute and store every shard not done yet for all `layers`; returns how many were done.
 
-    With the model's own head, how each layer's decisions decompose (linear GAP head or
-    gradient × activation) is decided on the first batch computed and saved in the work area's
-    plan, so a resumed run decides exactly as the killed one did."""
-    plans = {layer: areas[layer].load_plan() for layer in layers} if head == "model" else {}
+    With the model's own head, whether each layer's decisions decompose exactly (a linear GAP
+    head) or by gradient × activation is decided on the first batch computed and saved in the
+    work area's plan, so a resumed run decides exactly as the killed one did."""
+    own_head = params.head == "model"
+    plans = {layer: areas[layer].load_plan() for layer in layers} if own_head else {}
     done = [
-        all(areas[layer].is_done(index, items) and (head != "model" or plans[layer]) for layer in layers)
+        all(areas[layer].is_done(index, items) and (not own_head or plans[layer]) for layer in layers)
         for index, items in enumerate(shards.items)
     ]
     resumed = sum(done)
     if resumed:
-        _announce(f"extract {label}: resuming: {resumed} of {len(done)} shards done")
+        announce(f"extract {label}: resuming: {resumed} of {len(done)} shards done")
 
     def mode() -> str:
-        if head == "none":
+        if not own_head:
             return "to_layers"
         return "gradients" if any(plan and plan["method"] == GRADIENT_X_ACTIVATION for plan in plans.values()) else "full"
 
     paths_list, image_ids = images["path"].tolist(), images["image_id"].to_numpy()
-    bar = tqdm(total=len(done), initial=resumed, desc=f"extract {label}", unit="shard", disable=not progress, leave=False)
-    for index in (i for i, finished in enumerate(done) if not finished):
-        start, stop = shards.spans[index]
-        batch = image_loading.load_images(paths_list[start:stop], preprocessing.image_size, preprocessing.resize)
-        results = features.forward_layers(model, layers, batch, preprocessing, device, mode())
-        if head == "model" and not all(plans.values()):
-            for layer in layers:
-                if not plans[layer]:
-                    linear = features.linear_gap_head(model, results[layer])
-                    plans[layer] = {"method": LINEAR_GAP if linear is not None else GRADIENT_X_ACTIVATION,
-                                    "linear": _module_name(model, linear)}
-                    areas[layer].save_plan(plans[layer])  # before any shard that depends on it
-            if mode() == "gradients" and next(iter(results.values())).contributions is None:
-                results = features.forward_layers(model, layers, batch, preprocessing, device, "gradients")
-        for layer, result in results.items():
-            areas[layer].write(index, _shard_table(image_ids[start:stop], result, head == "model"), shards.items[index])
-        bar.update(1)
-    bar.close()
+    with Progress(len(done), f"extract {label}", unit="shard", enabled=progress, initial=resumed) as bar:
+        for index in (i for i, finished in enumerate(done) if not finished):
+            start, stop = shards.spans[index]
+            batch = image_loading.load_images(paths_list[start:stop], params.preprocessing.image_size, params.preprocessing.resize)
+            results = features.forward_layers(model, layers, batch, params.preprocessing, device, mode())
+            if own_head and not all(plans.values()):
+                for layer in layers:
+                    if not plans[layer]:
+                        head = model_head(model, results[layer])
+                        plans[layer] = {"method": head.method, "linear": getattr(head, "module", None)}
+                        areas[layer].save_plan(plans[layer])  # before any shard that depends on it
+                if mode() == "gradients" and next(iter(results.values())).contributions is None:
+                    results = features.forward_layers(model, layers, batch, params.preprocessing, device, "gradients")
+            for layer, result in results.items():
+                areas[layer].write(index, _shard_table(image_ids[start:stop], result, own_head), shards.items[index])
+            bar.update(1)
     return resumed
 
 
@@ -160,104 +173,92 @@ def _read_shards(area: ShardArea, count: int) -> dict[str, np.ndarray | None]:
     """Every shard of a layer, concatenated in image order."""
     parts = [area.read(index) for index in range(count)]
     columns = {}
-    for name in ("max_response", "mean_response", "contributions", "logits"):
+    for name in [*RESPONSE_COLUMNS, "contributions", "logits"]:
         matrices = [_list_matrix(part.column(name)) for part in parts]
         columns[name] = None if any(m is None for m in matrices) else np.concatenate(matrices)
     return columns
 
 
+def _model(inputs: Inputs, spec: BackboneSpec) -> torch.nn.Module:
+    backbone = inputs.result("backbones")
+    return load_model(spec, backbone.file_path("weights") if spec.trainable else None, backbone.metrics["num_outputs"])
+
+
 def extract_layers(
     paths: StorePaths,
-    dataset: StageResult,
-    backbone: StageResult,
-    spec: BackboneSpec,
-    preprocessing: Preprocessing,
+    inputs: Inputs,
+    params: ExtractParams,
     layers: list[str],
-    head: HeadMode = "model",
-    device: str = "auto",
-    batch_size: int = 64,
-    progress: bool = True,
+    context: Context = Context(),
+    batch_size: int = BATCH_SIZE,
 ) -> list[StageResult]:
     """One stage output per layer (each cached on its own), computed in a single pass for all
     layers that are not cached yet."""
-
-    def inputs(layer: str) -> dict:
-        return {
-            "images": dataset.table_hash("images", IMAGE_KEY_COLUMNS),
-            "pixels": dataset.metrics["pixels_hash"],
-            "weights_sha256": backbone.metrics["weights_sha256"],
-            "architecture": spec.to_dict(),
-            "layer": layer,
-            "head": head,
-            "preprocessing": preprocessing.to_dict(),
-            "code": code_version(sys.modules[__name__], features, image_loading),
-        }
-
-    model = load_backbone_model(backbone, spec)
+    inputs = inputs.for_stage(STAGE)
+    model = _model(inputs, params.spec)
     for layer in layers:
         features.layer_module(model, layer)  # fail fast, with the valid names, before any work
-    keyed = {layer: inputs(layer) for layer in layers}
-    areas = {layer: ShardArea.of(paths, STAGE, stage_key(STAGE, keyed[layer]), SHARD_TABLE) for layer in layers}
-    cached = {layer: lookup(paths, STAGE, keyed[layer]) for layer in layers}
-    for layer in layers:
-        if cached[layer] is not None:
-            areas[layer].remove()  # left over from a run killed after storing the output
-    missing = [layer for layer in layers if cached[layer] is None]
-    images = dataset.read("images").sort_values("image_id").reset_index(drop=True)
+    contexts = {layer: Context(context.backbone or params.spec.name, layer, context.device, context.progress) for layer in layers}
+    keys = {layer: stage_key(STAGE.name, key_inputs(STAGE, inputs, params, contexts[layer])) for layer in layers}
+    areas = {layer: ShardArea.of(paths, STAGE.name, keys[layer], SHARD_SCHEMA) for layer in layers}
+    missing = [layer for layer in layers if cached(STAGE, paths, inputs, params, contexts[layer]) is None]
+    images = inputs.read("images", ["image_id", "split", "class_id", "path"]).sort_values("image_id").reset_index(drop=True)
     shards = _Shards.of(images["image_id"].to_numpy(), batch_size)
     resumed = 0
     if missing:
-        torch_device = resolve_device(device)
-        model.to(torch_device)
+        device = resolve_device(context.device)
+        model.to(device)
         resumed = _compute_shards(
-            model, missing, images, shards, {layer: areas[layer] for layer in missing}, preprocessing, head, torch_device,
-            progress, f"{spec.name}:{','.join(missing)}",
+            model,
+            missing,
+            images,
+            shards,
+            {layer: areas[layer] for layer in missing},
+            params,
+            device,
+            context.progress,
+            f"{params.spec.name}:{','.join(missing)}",
         )
 
-    def writer(layer: str):
-        def compute(output: StageOutput) -> None:
+    def assemble(layer: str):
+        def compute(_inputs: Inputs, _params: ExtractParams, _context: Context, output: StageOutput) -> None:
             arrays = _read_shards(areas[layer], len(shards.spans))
-            max_response, mean_response = arrays["max_response"], arrays["mean_response"]
-            partition = {"backbone": spec.name, "layer": layer}
-            output.write("activations", long_activations(images["image_id"].to_numpy(), max_response, mean_response), partition)
-            if head == "model":
-                plan = areas[layer].load_plan()
-                linear = model.get_submodule(plan["linear"]) if plan["linear"] is not None else None
-                head_weights = None
-                if linear is not None:
-                    head_weights = (linear.weight.detach().cpu().double().numpy(), linear.bias.detach().cpu().double().numpy())
-                write_decisions(
-                    output, partition, images, arrays["logits"], mean_response.astype(np.float64), plan["method"],
-                    head_weights=head_weights, contributions=arrays["contributions"] if plan["method"] == GRADIENT_X_ACTIVATION else None,
-                )
+            responses = {column: arrays[column] for column in RESPONSE_COLUMNS}
+            output.write("activations", long_activations(images["image_id"].to_numpy(), responses))
+            if params.head == "model":
+                head = _planned_head(model, areas[layer].load_plan())
+                gap = responses[GAP.column].astype(np.float64)
+                decisions.write_decisions(output, images, arrays["logits"], gap, head, gradients=arrays["contributions"])
             output.metrics.update(
-                backbone=spec.name, layer=layer, images=len(images), filters=int(max_response.shape[1]),
-                shards=len(shards.spans), shards_resumed=resumed,
+                backbone=params.spec.name,
+                layer=layer,
+                images=len(images),
+                filters=int(responses[GAP.column].shape[1]),
+                shards=len(shards.spans),
+                shards_resumed=resumed,
             )
 
         return compute
 
-    results = []
-    for layer in layers:
-        if cached[layer] is not None:
-            results.append(cached[layer])
-            continue
-        results.append(run_stage(paths, STAGE, keyed[layer], writer(layer)))
-        areas[layer].remove()
-    return results
+    return [run(_with_compute(assemble(layer)), paths, inputs, params, contexts[layer]) for layer in layers]
 
 
-def extract_features(
-    paths: StorePaths,
-    dataset: StageResult,
-    backbone: StageResult,
-    spec: BackboneSpec,
-    preprocessing: Preprocessing,
-    layer: str,
-    head: HeadMode = "model",
-    device: str = "auto",
-    batch_size: int = 64,
-    progress: bool = True,
-) -> StageResult:
-    """`extract_layers` for one layer."""
-    return extract_layers(paths, dataset, backbone, spec, preprocessing, [layer], head, device, batch_size, progress)[0]
+def _with_compute(compute) -> StageSpec:
+    """This stage's declaration with the compute that assembles one layer from its shards."""
+    return dataclasses.replace(STAGE, compute=compute)
+
+
+def _unsupported(*_args) -> None:
+    raise RuntimeError("extract runs through extract_layers (one pass serves every layer)")
+
+
+STAGE = StageSpec(
+    name="extract",
+    module=__name__,
+    scope="layer",
+    writes=TABLES,
+    params=params_from,
+    compute=_unsupported,
+    reads={"images": ("image_id", "split", "class_id", "path"), "backbones": ALL_COLUMNS},
+    run_layers=extract_layers,
+)

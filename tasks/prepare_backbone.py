@@ -10,27 +10,50 @@ are and are keyed by their sha256.
 from __future__ import annotations
 
 import json
-import shutil
-import sys
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
+from filterspeak.backbones import concepts, registry, training
 from filterspeak.backbones import images as image_loading
-from filterspeak.backbones import concepts, registry, small_cnn, training
 from filterspeak.backbones.devices import resolve_device
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
-from filterspeak.storage.cache import StageOutput, StageResult, run_stage, stage_key
-from filterspeak.storage.fingerprint import code_version, sha256_file
-from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.prepare_dataset import IMAGE_KEY_COLUMNS
+from filterspeak.storage.cache import StageOutput
+from filterspeak.storage.fingerprint import sha256_file
+from filterspeak.storage.schemas import BACKBONE, F64, I64, STR, table
+from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec
 
-STAGE = "backbone"
+TABLES = {
+    "backbones": table(
+        ("architecture", STR),
+        ("weights_path", STR),
+        ("weights_sha256", STR),
+        ("num_classes", I64),
+        ("test_accuracy", F64),
+        ("parameters", STR),
+        partition=BACKBONE,
+        location={"weights_path": "weights_sha256"},
+    ),
+}
 
 
-def split_tensors(dataset: StageResult, split: str, preprocessing: Preprocessing) -> tuple[torch.Tensor, torch.Tensor]:
-    images = dataset.read("images")
+@dataclass(frozen=True)
+class BackboneParams:
+    spec: BackboneSpec
+    preprocessing: Preprocessing
+
+    def to_dict(self) -> dict:
+        return {"spec": self.spec.to_dict(), "preprocessing": self.preprocessing.to_dict()}
+
+
+def params_from(options, inputs: Inputs | None = None) -> BackboneParams:
+    return BackboneParams(options.backbone_spec, options.preprocessing)
+
+
+def split_tensors(inputs: Inputs, split: str, preprocessing: Preprocessing) -> tuple[torch.Tensor, torch.Tensor]:
+    images = inputs.read("images", ["image_id", "split", "class_id", "path"])
     chosen = images[images["split"] == split].sort_values("image_id")
     return (
         image_loading.load_images(chosen["path"].tolist(), preprocessing.image_size, preprocessing.resize),
@@ -38,12 +61,12 @@ def split_tensors(dataset: StageResult, split: str, preprocessing: Preprocessing
     )
 
 
-def planted_concepts(dataset: StageResult, count: int) -> concepts.ConceptTargets:
+def planted_concepts(inputs: Inputs, count: int) -> concepts.ConceptTargets:
     """The attributes the first `count` filters are trained to detect, with train-split labels."""
-    images = dataset.read("images")
+    images = inputs.read("images", ["image_id", "split"])
     train_ids = np.sort(images.loc[images["split"] == "train", "image_id"].to_numpy())  # split_tensors' order
-    truth = dataset.read("image_truth")
-    phrases = concepts.choose_concepts(truth, train_ids, dataset.read("class_definitions"), count)
+    truth = inputs.read("image_truth")
+    phrases = concepts.choose_concepts(truth, train_ids, inputs.read("class_definitions"), count)
     return concepts.ConceptTargets(phrases, concepts.concept_labels(train_ids, truth, phrases))
 
 
@@ -54,77 +77,69 @@ def _output_size(model: torch.nn.Module, preprocessing: Preprocessing) -> int:
         return int(model.eval()(probe).shape[1])
 
 
-def prepare_backbone(
-    paths: StorePaths,
-    dataset: StageResult,
-    spec: BackboneSpec,
-    preprocessing: Preprocessing,
-    device: str = "auto",
-    progress: bool = True,
-) -> StageResult:
-    inputs = {
-        "spec": spec.to_dict(),
-        "preprocessing": preprocessing.to_dict(),
-        "code": code_version(sys.modules[__name__], registry, small_cnn, training, image_loading, concepts),
-    }
-    if spec.trainable:  # trained on the data: depends on it
-        inputs.update(images=dataset.table_hash("images", IMAGE_KEY_COLUMNS), pixels=dataset.metrics["pixels_hash"])
-    else:
+def _check(spec: BackboneSpec, inputs: Inputs) -> None:
+    if not spec.trainable:
         registry.build_backbone(spec)  # fail fast: unknown name, missing or mismatched weights
     if spec.concept_filters:
         if not spec.trainable:
             raise registry.BackboneError("concept_filters applies to the built-in backbone only")
-        if not dataset.read("image_truth", ["image_id"]).shape[0]:
+        if not inputs.read("image_truth", ["image_id"]).shape[0]:
             raise registry.BackboneError("concept_filters needs per-image ground truth (the synthetic dataset has it)")
-        inputs.update(truth=dataset.table_hash("image_truth"), definitions=dataset.table_hash("class_definitions"))
 
-    work = paths.work_dir(STAGE, stage_key(STAGE, inputs))  # training checkpoints of a run not finished yet
 
-    def compute(output: StageOutput) -> None:
-        num_classes = int(dataset.metrics["classes"])
-        test_accuracy = None
-        if spec.trainable:
-            torch.manual_seed(spec.train_seed)
-            model = registry.build_backbone(spec, num_classes)
-            planted = planted_concepts(dataset, spec.concept_filters) if spec.concept_filters else None
-            result = training.train_classifier(
-                model, spec, preprocessing, split_tensors(dataset, "train", preprocessing),
-                split_tensors(dataset, "test", preprocessing), resolve_device(device), progress=progress, concepts=planted,
-                checkpoint=work / "training.pt",
-            )
-            if planted is not None:  # filter k detects planted.phrases[k]
-                output.metrics.update(concept_filters=list(planted.phrases), concept_accuracy=result.concept_accuracy)
-            weights = output.file("weights", "model.pt")
-            torch.save({name: tensor.cpu() for name, tensor in model.state_dict().items()}, weights)
-            weights_path, weights_sha256 = str(output.final_directory / "model.pt"), sha256_file(weights)
-            test_accuracy = result.test_accuracy
-            output.metrics.update(train_accuracy=result.train_accuracy, final_loss=result.final_loss)
-        else:
-            model = registry.build_backbone(spec)
-            weights_path, weights_sha256 = spec.weights, spec.sha256() if spec.weights else None
-        num_outputs = _output_size(model, preprocessing)
-        row = {
-            "architecture": spec.architecture,
-            "weights_path": weights_path,
-            "weights_sha256": weights_sha256,
-            "num_classes": num_outputs,
-            "test_accuracy": test_accuracy,
-            "parameters": json.dumps({"spec": spec.to_dict(), "preprocessing": preprocessing.to_dict()}),
-        }
-        output.write("backbones", pd.DataFrame([row]), partition={"backbone": spec.name})
-        output.metrics.update(
-            backbone=spec.name, weights_sha256=weights_sha256, num_outputs=num_outputs, test_accuracy=test_accuracy
+def compute(inputs: Inputs, params: BackboneParams, context: Context, output: StageOutput) -> None:
+    spec, preprocessing = params.spec, params.preprocessing
+    _check(spec, inputs)
+    test_accuracy = None
+    if spec.trainable:
+        torch.manual_seed(spec.train_seed)
+        model = registry.build_backbone(spec, len(inputs.read("classes", ["class_id"])))
+        planted = planted_concepts(inputs, spec.concept_filters) if spec.concept_filters else None
+        result = training.train_classifier(
+            model,
+            spec,
+            preprocessing,
+            split_tensors(inputs, "train", preprocessing),
+            split_tensors(inputs, "test", preprocessing),
+            resolve_device(context.device),
+            progress=context.progress,
+            concepts=planted,
+            checkpoint=output.work / "training.pt",
         )
+        if planted is not None:  # filter k detects planted.phrases[k]
+            output.metrics.update(concept_filters=list(planted.phrases), concept_accuracy=result.concept_accuracy)
+        weights = output.file("weights", "model.pt")
+        torch.save({name: tensor.cpu() for name, tensor in model.state_dict().items()}, weights)
+        weights_path, weights_sha256 = str(output.final_directory / "model.pt"), sha256_file(weights)
+        test_accuracy = result.test_accuracy
+        output.metrics.update(train_accuracy=result.train_accuracy, final_loss=result.final_loss)
+    else:
+        model = registry.build_backbone(spec)
+        weights_path, weights_sha256 = (str(spec.weights_file()), spec.sha256()) if spec.weights else (None, None)
+    num_outputs = _output_size(model, preprocessing)
+    output.metrics.update(backbone=spec.name, weights_sha256=weights_sha256, num_outputs=num_outputs, test_accuracy=test_accuracy)
+    row = {
+        "architecture": spec.architecture,
+        "weights_path": weights_path,
+        "weights_sha256": weights_sha256,
+        "num_classes": num_outputs,
+        "test_accuracy": test_accuracy,
+        "parameters": json.dumps({"spec": spec.to_dict(), "preprocessing": preprocessing.to_dict()}),
+    }
+    output.write("backbones", pd.DataFrame([row]))
 
-    result = run_stage(paths, STAGE, inputs, compute)
-    shutil.rmtree(work, ignore_errors=True)  # stored: the checkpoints are no longer needed
-    return result
 
-
-def load_backbone_model(backbone: StageResult, spec: BackboneSpec) -> torch.nn.Module:
-    """The stage's network: built-in weights from the store, others from their (verified) file."""
-    if not spec.trainable:
-        return registry.build_backbone(spec)
-    model = registry.build_backbone(spec, backbone.metrics["num_outputs"])
-    model.load_state_dict(torch.load(backbone.file_path("weights"), map_location="cpu", weights_only=True))
-    return model.eval()
+STAGE = StageSpec(
+    name="backbone",
+    module=__name__,
+    scope="backbone",
+    writes=TABLES,
+    params=params_from,
+    compute=compute,
+    reads={
+        "images": ("image_id", "split", "class_id", "path"),
+        "classes": ("class_id",),
+        "image_truth": ALL_COLUMNS,
+        "class_definitions": ALL_COLUMNS,
+    },
+)

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from filterspeak.datasets import (
-    base, cub, cub_attributes, folder, image_check, registry, synthetic, synthetic_captions, synthetic_render, synthetic_spec,
-)
+from filterspeak.datasets import image_check, registry
 from filterspeak.datasets.registry import DatasetParams
-from filterspeak.storage.cache import StageOutput, StageResult, artifact_hash, run_stage
-from filterspeak.storage.fingerprint import code_version, fingerprint
-from filterspeak.storage.paths import StorePaths
-from filterspeak.storage.schemas import schema_for
+from filterspeak.datasets.synthetic import SyntheticConfig
+from filterspeak.storage.cache import StageOutput, artifact_hash
+from filterspeak.storage.fingerprint import fingerprint
+from filterspeak.storage.schemas import ERRORS, I64, STR, table
+from filterspeak.tasks.stage import Context, Inputs, StageSpec
 
-STAGE = "dataset"
-# What downstream stages key on in `images`: not `path`, which moves with the store; the
-# pixels are keyed separately through the `pixels_hash` metric.
-IMAGE_KEY_COLUMNS = ["image_id", "split", "class_id"]
+TABLES = {
+    # `path` says where the pixels are; readers key on the `pixels_hash` metric instead
+    "images": table(("image_id", I64), ("split", STR), ("path", STR), ("class_id", I64), location={"path": "pixels_hash"}),
+    "classes": table(("class_id", I64), ("name", STR)),
+    "captions": table(("caption_id", I64), ("image_id", I64), ("text", STR), ("origin", STR)),
+    "image_truth": table(("image_id", I64), ("part", STR), ("phrase", STR), ("kind", STR)),
+    "class_definitions": table(("class_id", I64), ("part", STR), ("phrase", STR)),
+    "errors": ERRORS,
+}
 
-__all__ = ["DatasetParams", "IMAGE_KEY_COLUMNS", "prepare_dataset"]
 
-
-def _or_empty(frame: pd.DataFrame | None, table: str) -> pd.DataFrame:
-    return frame if frame is not None else registry.empty_frame(schema_for(table).names)
+def _or_empty(frame: pd.DataFrame | None, name: str) -> pd.DataFrame:
+    return frame if frame is not None else registry.empty_frame(TABLES[name].names)
 
 
 def usable_images(images: pd.DataFrame, check_files: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -34,7 +35,10 @@ def usable_images(images: pd.DataFrame, check_files: bool) -> tuple[pd.DataFrame
     empty, truncated or non-image files are skipped, so no later stage meets them."""
     images = images.sort_values("image_id", kind="stable").reset_index(drop=True)
     repeated = images["image_id"].duplicated()
-    rows = [{"item": f"image {i} ({p})", "reason": "duplicate image id"} for i, p in zip(images.loc[repeated, "image_id"], images.loc[repeated, "path"])]
+    rows = [
+        {"item": f"image {i} ({p})", "reason": "duplicate image id"}
+        for i, p in zip(images.loc[repeated, "image_id"], images.loc[repeated, "path"])
+    ]
     images = images[~repeated].reset_index(drop=True)
     if check_files:
         reasons = image_check.check_images(images["path"].tolist())
@@ -44,46 +48,63 @@ def usable_images(images: pd.DataFrame, check_files: bool) -> tuple[pd.DataFrame
     return images, pd.DataFrame(rows, columns=["item", "reason"])
 
 
-def prepare_dataset(paths: StorePaths, params: DatasetParams, progress: bool = True) -> StageResult:
-    inputs = {
-        "params": params.to_dict(),
-        "source": fingerprint(registry.source_signature(params)),
-        "code": code_version(
-            sys.modules[__name__], registry, base, cub, cub_attributes, folder, image_check, synthetic, synthetic_spec, synthetic_render,
-            synthetic_captions,
-        ),
-    }
+def params_from(options, inputs: Inputs | None = None) -> DatasetParams:
+    synthetic = SyntheticConfig(
+        seed=options.dataset_seed,
+        num_classes=options.num_classes,
+        images_per_class=options.images_per_class,
+        image_size=options.image_size,
+    )
+    return DatasetParams(
+        name=options.dataset,
+        data_dir=options.data_dir,
+        synthetic=synthetic,
+        max_images_per_class=options.max_images_per_class or None,
+        captions=options.captions,
+        caption_format=options.caption_format,
+    )
 
-    def compute(output: StageOutput) -> None:
-        work_dir = output.directory / "dataset"
-        loaded = registry.load_dataset(params, work_dir, progress=progress)
-        images, image_errors = usable_images(loaded.images, check_files=params.name not in registry.GENERATED)
-        final_root = output.final_directory / "dataset"
-        for name, path in loaded.artifacts.items():
-            output.file(name, str(path.relative_to(output.directory)))
-        if params.name in registry.GENERATED:  # files live in the store: point at their final place
-            images["path"] = [str(final_root / Path(p).relative_to(work_dir)) for p in images["path"]]
-        output.write("images", images)
-        output.write("classes", loaded.classes)
-        output.write("captions", loaded.captions[loaded.captions["image_id"].isin(set(images["image_id"]))])  # of usable images
-        output.write("image_truth", _or_empty(loaded.image_truth, "image_truth"))
-        output.write("class_definitions", _or_empty(loaded.class_definitions, "class_definitions"))
-        errors = pd.concat([_or_empty(loaded.errors, "errors"), image_errors], ignore_index=True)
-        output.write("errors", errors, {"stage": STAGE})
-        pixels = (
-            artifact_hash(output.directory, output.files["images"]) if "images" in loaded.artifacts
-            else inputs["source"]
-        )
-        output.metrics.update(
-            dataset=params.name,
-            images=len(images),
-            train_images=int(np.sum(images["split"] == "train")),
-            classes=len(loaded.classes),
-            captions=len(loaded.captions),
-            caption_origin=sorted(set(loaded.captions["origin"])),
-            pixels_hash=pixels,
-            errors=len(errors),
-        )
 
-    return run_stage(paths, STAGE, inputs, compute)
+def source_key(params: DatasetParams) -> str:
+    """The dataset's files outside the store (a listing with sizes and times), for the cache key."""
+    return fingerprint(registry.source_signature(params))
 
+
+def compute(inputs: Inputs, params: DatasetParams, context: Context, output: StageOutput) -> None:
+    work_dir = output.directory / "dataset"
+    loaded = registry.load_dataset(params, work_dir, progress=context.progress)
+    images, image_errors = usable_images(loaded.images, check_files=params.name not in registry.GENERATED)
+    final_root = output.final_directory / "dataset"
+    for name, path in loaded.artifacts.items():
+        output.file(name, str(path.relative_to(output.directory)))
+    if params.name in registry.GENERATED:  # files live in the store: point at their final place
+        images["path"] = [str(final_root / Path(p).relative_to(work_dir)) for p in images["path"]]
+    pixels = artifact_hash(output.directory, output.files["images"]) if "images" in loaded.artifacts else source_key(params)
+    output.metrics.update(pixels_hash=pixels)
+    output.write("images", images)
+    output.write("classes", loaded.classes)
+    output.write("captions", loaded.captions[loaded.captions["image_id"].isin(set(images["image_id"]))])  # of usable images
+    output.write("image_truth", _or_empty(loaded.image_truth, "image_truth"))
+    output.write("class_definitions", _or_empty(loaded.class_definitions, "class_definitions"))
+    errors = pd.concat([_or_empty(loaded.errors, "errors"), image_errors], ignore_index=True)
+    output.write("errors", errors)
+    output.metrics.update(
+        dataset=params.name,
+        images=len(images),
+        train_images=int(np.sum(images["split"] == "train")),
+        classes=len(loaded.classes),
+        captions=len(loaded.captions),
+        caption_origin=sorted(set(loaded.captions["origin"])),
+        errors=len(errors),
+    )
+
+
+STAGE = StageSpec(
+    name="dataset",
+    module=__name__,
+    reads={},
+    writes=TABLES,
+    params=params_from,
+    compute=compute,
+    external=source_key,
+)

@@ -1,4 +1,4 @@
-"""Shared test setup: offline Prefect, local NLTK data, one Prefect harness per session."""
+"""Shared test setup: offline Prefect, one Prefect harness per session (NLTK data: the copy in the package)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ SHARED = REPO.parent / "shared"
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-if "NLTK_DATA" not in os.environ and (SHARED / "nltk_data").is_dir():
-    os.environ["NLTK_DATA"] = str(SHARED / "nltk_data")
 
 
 @pytest.fixture(scope="session")

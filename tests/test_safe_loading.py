@@ -34,9 +34,16 @@ def test_nothing_unpickles():
     unsafe = []
     for path in PRODUCT:
         tree = ast.parse(path.read_text())
-        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
-                    for alias in ([ast.alias(node.module or "")] if isinstance(node, ast.ImportFrom) else node.names)}
-        unsafe += [f"{path.relative_to(REPO)}: imports {name}" for name in imported & {"pickle", "dill", "joblib", "cloudpickle", "shelve", "marshal"}]
+        imported = {
+            alias.name.split(".")[0]
+            for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in ([ast.alias(node.module or "")] if isinstance(node, ast.ImportFrom) else node.names)
+        }
+        unsafe += [
+            f"{path.relative_to(REPO)}: imports {name}"
+            for name in imported & {"pickle", "dill", "joblib", "cloudpickle", "shelve", "marshal"}
+        ]
         for call, name in _calls(path):
             if name.endswith(("read_pickle", ".loads")) and "json" not in name:
                 unsafe.append(f"{path.relative_to(REPO)}:{call.lineno}: {name}")
@@ -48,7 +55,8 @@ def test_nothing_unpickles():
 def test_prefect_tasks_persist_and_cache_nothing():
     from filterspeak.tasks import prefect_tasks
 
-    tasks = [value for value in vars(prefect_tasks).values() if isinstance(value, Task)]
+    tasks = list(prefect_tasks.TASKS.values())
+    assert all(isinstance(task, Task) for task in tasks)
     assert len(tasks) >= 8
     for task in tasks:
         assert task.persist_result is False and task.cache_policy is NO_CACHE, task.name

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
 
@@ -22,9 +22,9 @@ def killed_after_epoch(epoch: int) -> Iterator[None]:
     def save_then_die(self, path, epochs_done, spec, loss):
         save(self, path, epochs_done, spec, loss)
         if epochs_done == epoch:
-            raise Killed
+            raise Killed(f"killed after saving epoch {epochs_done}'s checkpoint")
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(training._Trained, "save", save_then_die)
-        with pytest.raises(Killed):
+        with pytest.raises(Killed, match=f"^killed after saving epoch {epoch}'s checkpoint$"):
             yield

@@ -16,6 +16,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from filterspeak.errors import OptionError
+
 MIN_FREQUENCY = 0.08  # of train images: rarer attributes give filters too few examples
 CONCEPT_KINDS = ("colour", "pattern")
 
@@ -28,9 +30,7 @@ class ConceptTargets:
     labels: torch.Tensor
 
 
-def choose_concepts(
-    image_truth: pd.DataFrame, train_ids: np.ndarray, class_definitions: pd.DataFrame, count: int
-) -> tuple[str, ...]:
+def choose_concepts(image_truth: pd.DataFrame, train_ids: np.ndarray, class_definitions: pd.DataFrame, count: int) -> tuple[str, ...]:
     """`count` phrases, one part at a time in turn, the most frequent first; deterministic."""
     truth = image_truth[image_truth["image_id"].isin(set(train_ids)) & image_truth["kind"].isin(CONCEPT_KINDS)]
     defining = set(class_definitions["phrase"]) if len(class_definitions) else set()
@@ -46,7 +46,7 @@ def choose_concepts(
             if by_part[part] and len(chosen) < count:
                 chosen.append(by_part[part].pop(0))
     if len(chosen) < count:
-        raise ValueError(f"only {len(chosen)} attributes qualify as planted concepts; ask for at most that many")
+        raise OptionError(f"only {len(chosen)} attributes qualify as planted concepts; ask for at most that many (--concept-filters)")
     return tuple(chosen)
 
 

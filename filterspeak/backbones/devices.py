@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import torch
 
+from filterspeak.errors import OptionError
+
+DEVICES = ("auto", "cpu", "cuda")
+
 
 def _full_precision_cuda() -> torch.device:
     torch.backends.cudnn.allow_tf32 = False
@@ -19,7 +23,7 @@ def resolve_device(choice: str = "auto") -> torch.device:
     if choice == "auto":
         return _full_precision_cuda() if torch.cuda.is_available() else torch.device("cpu")
     if choice == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was requested but no CUDA device is available; use --device cpu or auto")
-    if choice not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {choice!r}: use auto, cpu or cuda")
+        raise OptionError("--device cuda was requested but no CUDA device is available; use --device cpu or auto")
+    if choice not in DEVICES:
+        raise OptionError(f"unknown device {choice!r}: use {', '.join(DEVICES)}")
     return _full_precision_cuda() if choice == "cuda" else torch.device("cpu")

@@ -10,6 +10,7 @@ Three ways through the network (`forward_layers`, for one or several layers in o
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -17,9 +18,11 @@ from torch import nn
 
 from filterspeak.backbones.images import normalise
 from filterspeak.backbones.registry import Preprocessing
+from filterspeak.errors import FilterSpeakError
+from filterspeak.interpret.responses import GAP, RESPONSES
 
 
-class LayerNotFound(ValueError):
+class LayerNotFound(FilterSpeakError, ValueError):
     pass
 
 
@@ -45,13 +48,14 @@ class BatchFeatures:
     logits: torch.Tensor | None = None  # (B, C), None when the forward stopped at the layer
     contributions: torch.Tensor | None = None  # (B, F) gradient × activation toward the predicted class
 
-    @property
-    def max_response(self) -> torch.Tensor:
-        return self.feature_maps.amax(dim=(2, 3))
+    def responses(self) -> dict[str, torch.Tensor]:
+        """Every declared response s_f(x), (B, F) each, by `activations` column."""
+        return {response.column: response.reduce(self.feature_maps) for response in RESPONSES.values()}
 
     @property
-    def mean_response(self) -> torch.Tensor:
-        return self.feature_maps.mean(dim=(2, 3))
+    def gap(self) -> torch.Tensor:
+        """(B, F) global average pool: what a GAP + linear head decides from."""
+        return GAP.reduce(self.feature_maps)
 
 
 def _check_maps(output: torch.Tensor, layer: str) -> torch.Tensor:
@@ -65,7 +69,9 @@ class _Capture:
 
     def __init__(self, model: nn.Module, layers: list[str], stop: bool = False, gradients: bool = False) -> None:
         self.maps: dict[str, torch.Tensor] = {}
-        self._handles = [layer_module(model, layer).register_forward_hook(self._hook(layer, len(layers), stop, gradients)) for layer in layers]
+        self._handles = [
+            layer_module(model, layer).register_forward_hook(self._hook(layer, len(layers), stop, gradients)) for layer in layers
+        ]
 
     def _hook(self, layer: str, count: int, stop: bool, gradients: bool):
         def hook(_module, _inputs, output):
@@ -112,11 +118,8 @@ def forward_layers(
                 logits = model(inputs.requires_grad_(True))
                 logits.gather(1, logits.argmax(dim=1)[:, None]).sum().backward()
         else:
-            with torch.no_grad():
-                try:
-                    logits = model(inputs)
-                except _LayerReached:
-                    pass
+            with torch.no_grad(), contextlib.suppress(_LayerReached):
+                logits = model(inputs)
     finally:
         capture.close()
         model.zero_grad(set_to_none=True)
@@ -132,15 +135,21 @@ def forward_layers(
     return results
 
 
-def forward_to_layer(model: nn.Module, layer: str, batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device) -> BatchFeatures:
+def forward_to_layer(
+    model: nn.Module, layer: str, batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device
+) -> BatchFeatures:
     return forward_layers(model, [layer], batch, preprocessing, device, "to_layers")[layer]
 
 
-def forward_with_layer(model: nn.Module, layer: str, batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device) -> BatchFeatures:
+def forward_with_layer(
+    model: nn.Module, layer: str, batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device
+) -> BatchFeatures:
     return forward_layers(model, [layer], batch, preprocessing, device, "full")[layer]
 
 
-def forward_with_gradients(model: nn.Module, layer: str, batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device) -> BatchFeatures:
+def forward_with_gradients(
+    model: nn.Module, layer: str, batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device
+) -> BatchFeatures:
     """α_f(x) = Σ_hw A_f(x)[h,w] · ∂logit_ĉ/∂A_f[h,w] for the predicted class ĉ."""
     return forward_layers(model, [layer], batch, preprocessing, device, "gradients")[layer]
 
@@ -151,7 +160,7 @@ def linear_gap_head(model: nn.Module, features: BatchFeatures, tolerance: float 
     Checked numerically on a batch, so it holds for any architecture (ResNet's fc after avgpool,
     our SmallCNN's classifier) and fails, correctly, for conv heads (SqueezeNet) or MLP heads (VGG).
     """
-    gap = features.mean_response
+    gap = features.gap
     logits = features.logits
     for module in model.modules():
         if isinstance(module, nn.Linear) and module.in_features == gap.shape[1] and module.out_features == logits.shape[1]:

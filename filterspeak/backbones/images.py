@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -59,9 +59,7 @@ def normalise(batch: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor
     return (batch.float() / 255.0 - mean) / std
 
 
-def iterate_batches(
-    paths: Sequence[str | Path], preprocessing: Preprocessing, batch_size: int
-) -> Iterator[tuple[slice, torch.Tensor]]:
+def iterate_batches(paths: Sequence[str | Path], preprocessing: Preprocessing, batch_size: int) -> Iterator[tuple[slice, torch.Tensor]]:
     """Stream (positions, uint8 batch) so a large image set never sits in memory at once."""
     for start in range(0, len(paths), batch_size):
         stop = min(start + batch_size, len(paths))

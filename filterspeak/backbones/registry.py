@@ -2,26 +2,40 @@
 
 Three kinds of `BackboneSpec.architecture`:
 - `smallcnn`: the built-in CNN, trained by the `train` stage on the dataset;
-- any torchvision classification model name (`resnet50`, `squeezenet1_0`, …) with a local
-  weights file (`weights`), loaded with `torch.load(weights_only=True)`;
+- any torchvision classification model name (`resnet50`, `squeezenet1_0`, …) with `weights`:
+  a local weights file, or a torchvision weights name (`IMAGENET1K_V1`, `DEFAULT`,
+  `ResNet50_Weights.IMAGENET1K_V1`) read from torchvision's own cache
+  (`torch.hub.get_dir()/checkpoints/<file of the weights' url>`) and never downloaded; both are
+  loaded with `torch.load(weights_only=True)`; without weights it is a random network
+  (`random_init_warning`);
 - `package.module:function`: the user's own builder returning an nn.Module (+ optional weights).
 A spec's identity (its fingerprint and `name`) covers the architecture and the weights file's
-sha256, never its path.
+sha256, never its path nor the name it was given by.
+
+`weights` precedence: an existing file wins; otherwise, for a torchvision architecture, a string
+that looks like a weights name (upper case, `<Enum>_Weights.<NAME>`, or a name of that
+architecture in any case) is resolved through `torchvision.models.get_model_weights`; anything
+else is a missing file.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import re
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 import torchvision
 from torch import nn
+from torchvision.models import WeightsEnum
 
 from filterspeak.backbones.small_cnn import DEFAULT_LAYER as SMALL_CNN_LAYER
 from filterspeak.backbones.small_cnn import SmallCNN
+from filterspeak.errors import FilterSpeakError
 from filterspeak.storage.fingerprint import sha256_file
 
 BUILT_IN = "smallcnn"
@@ -29,7 +43,7 @@ DEFAULT_EPOCHS = 20
 RANDOM_INIT_SEED = 0  # a backbone named without weights is this seeded initialisation (`<arch>-random`)
 
 
-class BackboneError(ValueError):
+class BackboneError(FilterSpeakError, ValueError):
     """A backbone that cannot be built or loaded; the message is one line for the user."""
 
 
@@ -55,8 +69,8 @@ class BackboneSpec:
     """Which network. `name` is its partition value (`backbone` column) in every table."""
 
     architecture: str = BUILT_IN
-    weights: str | None = None  # local state_dict file (pretrained / user backbones)
-    weights_sha256: str | None = None  # expected sha256 of `weights`, checked when given
+    weights: str | None = None  # local state_dict file, or a torchvision weights name (IMAGENET1K_V1, DEFAULT, …)
+    weights_sha256: str | None = None  # expected sha256 of the weights file, checked when given
     width: int = 16  # built-in only
     train_seed: int = 0  # built-in only
     epochs: int = DEFAULT_EPOCHS  # built-in only; 0 keeps the random initialisation
@@ -82,13 +96,45 @@ class BackboneSpec:
     def default_layer(self) -> str | None:
         return SMALL_CNN_LAYER if self.trainable else None
 
-    def sha256(self) -> str:
-        """sha256 of the weights file, checked against `weights_sha256` when that is given."""
+    @property
+    def is_random_init(self) -> bool:
+        """True for a torchvision architecture without weights: a randomly initialised network.
+
+        Not for the built-in (trained by the pipeline; `epochs=0` is an explicit choice) nor for a
+        user builder, which may load its own weights."""
+        return not self.weights and self.architecture in _torchvision_names()
+
+    @property
+    def torchvision_weights(self) -> WeightsEnum | None:
+        """The torchvision weights that `weights` names (DEFAULT resolved to its entry), or None for a
+        local file, no weights or a non-torchvision architecture; BackboneError for an invalid name."""
+        if not self.weights or self.architecture not in _torchvision_names() or _local_file(self.weights).is_file():
+            return None
+        return resolve_torchvision_weights(self.architecture, self.weights)
+
+    def weights_file(self) -> Path:
+        """The existing file that holds the weights: the local file, or the torchvision cache's file for a
+        weights name; a one-line BackboneError otherwise (never a download)."""
         if not self.weights:
             raise BackboneError(f"backbone {self.architecture!r} has no weights file")
-        path = Path(self.weights).expanduser()
-        if not path.is_file():
-            raise BackboneError(f"weights file not found: {path}")
+        local = _local_file(self.weights)
+        if local.is_file():
+            return local
+        named = self.torchvision_weights
+        if named is None:
+            raise BackboneError(f"weights file not found: {local}{_not_found_hint(self.architecture, self.weights)}")
+        cached = torchvision_cache_path(named)
+        if not cached.is_file():
+            given = self.weights if self.weights == _full_name(named) else f"{self.weights} ({_full_name(named)})"
+            raise BackboneError(
+                f"the weights {given} for {self.architecture} are not in the torchvision cache (expected {cached}) "
+                f"and cannot be downloaded here; pass a local file (--weights PATH) instead, or put {cached.name} at that path"
+            )
+        return cached
+
+    def sha256(self) -> str:
+        """sha256 of the weights file, checked against `weights_sha256` when that is given."""
+        path = self.weights_file()
         actual = sha256_file(path)
         if self.weights_sha256 and actual != self.weights_sha256.lower():
             raise BackboneError(f"weights file {path} has sha256 {actual}, expected {self.weights_sha256}")
@@ -98,13 +144,105 @@ class BackboneSpec:
         """Identity for fingerprints: training knobs for the built-in, the weights' hash otherwise."""
         if self.trainable:  # concept_filters only when set, so plain models keep their fingerprints
             return {
-                k: v for k, v in asdict(self).items()
-                if k not in ("weights", "weights_sha256") and not (k == "concept_filters" and not v)
+                k: v for k, v in asdict(self).items() if k not in ("weights", "weights_sha256") and not (k == "concept_filters" and not v)
             }
         return {"architecture": self.architecture, "weights_sha256": self.sha256() if self.weights else None}
 
     def default_preprocessing(self, image_size: int) -> Preprocessing:
-        return Preprocessing(image_size=image_size) if self.trainable else IMAGENET_PREPROCESSING
+        """`image_size` for the built-in; the weights' own transforms for torchvision weights given by name;
+        the ImageNet default otherwise (a local file carries no metadata)."""
+        if self.trainable:
+            return Preprocessing(image_size=image_size)
+        named = self.torchvision_weights
+        return preprocessing_from_weights(named) if named is not None else IMAGENET_PREPROCESSING
+
+
+def random_init_warning(spec: BackboneSpec) -> str | None:
+    """The one-paragraph warning to print when `spec` is a randomly initialised network; None otherwise."""
+    if not spec.is_random_init:
+        return None
+    names = weights_names(spec.architecture)
+    example = next((n for n in names if n != "DEFAULT"), "DEFAULT")
+    return (
+        f"backbone {spec.architecture} has no weights: FilterSpeak will explain a RANDOMLY INITIALISED network "
+        f"({spec.name}, seed {RANDOM_INIT_SEED}), not a trained classifier, so its filters and their descriptions "
+        f"reflect no learned concepts. Pass --weights FILE (a local state_dict) or a torchvision weights name such as "
+        f"{example} (for {spec.architecture}: {', '.join(names)}), read from the torchvision cache "
+        f"{Path(torch.hub.get_dir()) / 'checkpoints'} and never downloaded."
+    )
+
+
+def weights_names(architecture: str) -> list[str]:
+    """The torchvision weights names of a torchvision architecture (`DEFAULT` last); [] for any other."""
+    if architecture not in _torchvision_names():
+        return []
+    return [member.name for member in torchvision.models.get_model_weights(architecture)] + ["DEFAULT"]
+
+
+def resolve_torchvision_weights(architecture: str, name: str) -> WeightsEnum | None:
+    """The weights `name` (`IMAGENET1K_V1`, `DEFAULT`, `ResNet50_Weights.IMAGENET1K_V1`; the entry name in any
+    case) of torchvision `architecture`; None when `name` does not look like a weights name; a one-line
+    BackboneError when it does but is not one of this architecture's."""
+    enum_class = torchvision.models.get_model_weights(architecture)
+    members = {member.name.upper(): member for member in enum_class}
+    match = _WEIGHTS_NAME.fullmatch(name.strip())
+    if match is None:
+        return None
+    prefix, entry = match.group("enum"), match.group("entry")
+    if prefix is None and entry.upper() not in members and entry.upper() != "DEFAULT" and entry != entry.upper():
+        return None  # e.g. `model`: a missing file, not a weights name
+    if (prefix is None or prefix.lower() == enum_class.__name__.lower()) and entry.upper() in members:
+        return members[entry.upper()]
+    if (prefix is None or prefix.lower() == enum_class.__name__.lower()) and entry.upper() == "DEFAULT":
+        return enum_class.DEFAULT
+    valid = ", ".join(f"{n} (= {enum_class.DEFAULT.name})" if n == "DEFAULT" else n for n in weights_names(architecture))
+    raise BackboneError(
+        f"{name} is not a torchvision weights name for {architecture}; valid names: {valid}; "
+        f"also as {enum_class.__name__}.NAME; or pass a local weights file"
+    )
+
+
+def torchvision_cache_path(weights: WeightsEnum) -> Path:
+    """Where torchvision keeps `weights` once downloaded: `torch.hub.get_dir()/checkpoints/<url's file name>`
+    (`TORCH_HOME` decides the folder)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(weights.url).path).name
+
+
+def preprocessing_from_weights(weights: WeightsEnum) -> Preprocessing:
+    """The weights' own `transforms()` (torchvision's ImageClassification: crop, resize, mean, std); the
+    ImageNet default when they define no such transforms. (The interpolation, bicubic for some, is not kept.)"""
+    transforms = weights.transforms()
+    try:
+        crop, resize = transforms.crop_size[0], transforms.resize_size[0]
+        mean, std = tuple(float(v) for v in transforms.mean), tuple(float(v) for v in transforms.std)
+    except (AttributeError, IndexError, TypeError):
+        return IMAGENET_PREPROCESSING
+    return Preprocessing(image_size=int(crop), resize=int(resize), mean=mean, std=std)
+
+
+_WEIGHTS_NAME = re.compile(r"(?:(?P<enum>\w+_Weights)\.)?(?P<entry>[A-Za-z]\w*)")
+
+
+def _torchvision_names() -> list[str]:
+    return torchvision.models.list_models(module=torchvision.models)
+
+
+def _local_file(weights: str) -> Path:
+    return Path(weights).expanduser()
+
+
+def _full_name(weights: WeightsEnum) -> str:
+    return f"{type(weights).__name__}.{weights.name}"
+
+
+def _not_found_hint(architecture: str, weights: str) -> str:
+    """What else `weights` could have been, for the "weights file not found" message."""
+    names = weights_names(architecture)
+    if names:
+        return f" (nor a torchvision weights name for {architecture}: {', '.join(names)})"
+    if ":" in architecture:  # a user builder: torchvision weights names do not apply
+        return " (torchvision weights names apply to torchvision architectures only)" if _WEIGHTS_NAME.fullmatch(weights.strip()) else ""
+    return f" (nor a torchvision weights name: {architecture!r} is not a torchvision architecture)"
 
 
 def available_architectures() -> list[str]:
@@ -115,7 +253,9 @@ def _torchvision_model(name: str) -> nn.Module:
     names = torchvision.models.list_models(module=torchvision.models)
     if name not in names:
         close = difflib.get_close_matches(name, names, n=5)
-        hint = f"; did you mean {', '.join(close)}?" if close else "; use a torchvision classification model name or package.module:function"
+        hint = (
+            f"; did you mean {', '.join(close)}?" if close else "; use a torchvision classification model name or package.module:function"
+        )
         raise BackboneError(f"unknown backbone {name!r}{hint}")
     return torchvision.models.get_model(name, weights=None)
 
@@ -132,37 +272,100 @@ def _user_model(reference: str) -> nn.Module:
     return model
 
 
-def _load_weights(model: nn.Module, spec: BackboneSpec) -> None:
-    spec.sha256()  # existence and expected hash first
+def _read_state_dict(path: Path, label: str) -> dict:
     try:
-        state = torch.load(Path(spec.weights).expanduser(), map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same one-line message
-        raise BackboneError(f"cannot read weights file {spec.weights} as a PyTorch state_dict: {str(error).splitlines()[0]}") from None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise BackboneError(f"cannot read weights file {label} as a PyTorch state_dict: {str(error).splitlines()[0]}") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise BackboneError(f"weights file {spec.weights} holds a {type(state).__name__}, not a state_dict")
+        raise BackboneError(f"weights file {label} holds a {type(state).__name__}, not a state_dict")
+    return state
+
+
+def _mismatch(label: str, keys: list[str]) -> str:
+    return f"{len(keys)} {label} keys (e.g. {keys[0]})"
+
+
+def _load_weights(model: nn.Module, spec: BackboneSpec) -> None:
+    path = spec.weights_file()
+    spec.sha256()  # existence and expected hash first
+    state = _read_state_dict(path, spec.weights)
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     mismatched = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     if missing or unexpected or mismatched:
-        details = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong-shape", mismatched)):
-            if keys:
-                details.append(f"{len(keys)} {label} keys (e.g. {keys[0]})")
+        details = [
+            _mismatch(label, keys)
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong-shape", mismatched))
+            if keys
+        ]
         raise BackboneError(f"weights file {spec.weights} does not fit architecture {spec.architecture}: {', '.join(details)}")
     model.load_state_dict(state)
 
 
+_BUILDER_PATCH = threading.Lock()
+
+
+def _torchvision_model_with_weights(spec: BackboneSpec, weights: WeightsEnum) -> nn.Module:
+    """torchvision's own builder called with `weights`, so that the model follows the weights' metadata as
+    torchvision does (num_classes, inception's transform_input, ViT's image_size, DenseNet's renamed keys),
+    but its state_dict is the cached file read here (checked, weights_only): the builder never downloads."""
+    path = spec.weights_file()
+    spec.sha256()  # existence and expected hash first
+    state = _read_state_dict(path, str(path))
+    enum_class = type(weights)
+    inherited = enum_class.get_state_dict
+
+    def get_state_dict(member: WeightsEnum, *args, **kwargs) -> dict:
+        return state if member is weights else inherited(member, *args, **kwargs)
+
+    with _BUILDER_PATCH:
+        own = enum_class.__dict__.get("get_state_dict")
+        enum_class.get_state_dict = get_state_dict
+        try:
+            return torchvision.models.get_model(spec.architecture, weights=weights)
+        except RuntimeError as error:
+            if "loading state_dict" not in str(error):
+                raise
+            raise BackboneError(
+                f"weights file {path} does not fit architecture {spec.architecture}: {_summarise_load_error(error)}"
+            ) from None
+        finally:
+            if own is None:
+                del enum_class.get_state_dict
+            else:
+                enum_class.get_state_dict = own
+
+
+def _summarise_load_error(error: RuntimeError) -> str:
+    """torch's multi-line `load_state_dict` error as one line, in `_load_weights`' words."""
+    lines = [line.strip() for line in str(error).splitlines()[1:]]
+    details = []
+    for label, prefix in (("missing", "Missing key(s)"), ("unexpected", "Unexpected key(s)")):
+        keys = [key for line in lines if line.startswith(prefix) for key in re.findall(r'"([^"]+)"', line)]
+        if keys:
+            details.append(_mismatch(label, keys))
+    wrong = [match.group(1) for line in lines if (match := re.match(r"size mismatch for ([^:]+):", line))]
+    if wrong:
+        details.append(_mismatch("wrong-shape", wrong))
+    return ", ".join(details) or str(error).splitlines()[0]
+
+
 def build_backbone(spec: BackboneSpec, num_classes: int | None = None) -> nn.Module:
-    """The nn.Module for `spec`: untrained for the built-in (`num_classes` outputs), weights loaded otherwise."""
+    """The nn.Module for `spec`: untrained for the built-in (`num_classes` outputs), weights loaded otherwise
+    (a local file, or torchvision weights by name from torchvision's cache), seeded random without weights."""
     if spec.trainable:
         if num_classes is None:
             raise BackboneError("the built-in backbone needs the number of classes")
         return SmallCNN(num_classes, spec.width)
+    named = spec.torchvision_weights
     with torch.random.fork_rng(devices=[]):  # without weights: the same random network every time
         torch.manual_seed(RANDOM_INIT_SEED)
+        if named is not None:
+            return _torchvision_model_with_weights(spec, named).eval()
         model = _user_model(spec.architecture) if ":" in spec.architecture else _torchvision_model(spec.architecture)
     if spec.weights:
         _load_weights(model, spec)

@@ -8,12 +8,13 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from filterspeak.backbones.concepts import ConceptProbe, ConceptTargets
 from filterspeak.backbones.images import normalise
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.progress import Progress, announce
 from filterspeak.storage.checkpoints import load_checkpoint, save_checkpoint
+from filterspeak.storage.paths import StoreError
 
 
 @dataclass(frozen=True)
@@ -33,15 +34,16 @@ def _augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, preprocessing: Preprocessing,
-             device: torch.device, batch_size: int = 256) -> float:
+def accuracy(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, preprocessing: Preprocessing, device: torch.device, batch_size: int = 256
+) -> float:
     if len(labels) == 0:
         return float("nan")
     model.eval()
     correct = 0
     for start in range(0, len(labels), batch_size):
-        batch = normalise(images[start:start + batch_size].to(device), preprocessing)
-        correct += (model(batch).argmax(1).cpu() == labels[start:start + batch_size]).sum().item()
+        batch = normalise(images[start : start + batch_size].to(device), preprocessing)
+        correct += (model(batch).argmax(1).cpu() == labels[start : start + batch_size]).sum().item()
     return correct / len(labels)
 
 
@@ -71,41 +73,41 @@ def train_classifier(
     parameters = list(model.parameters()) + (list(probe.parameters()) if probe is not None else [])
     optimiser = torch.optim.AdamW(parameters, lr=spec.learning_rate, weight_decay=1e-4)
     steps_per_epoch = max(1, -(-len(labels) // spec.batch_size))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=spec.learning_rate, total_steps=max(spec.epochs, 1) * steps_per_epoch
-    )
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=spec.learning_rate, total_steps=max(spec.epochs, 1) * steps_per_epoch)
     loss_function = nn.CrossEntropyLoss()
     if concepts is not None:  # balanced per concept, summed over concepts: each filter gets the class loss's weight
         prevalence = concepts.labels.mean(dim=0).clamp(1e-3, 1 - 1e-3)
         balance = nn.BCEWithLogitsLoss(pos_weight=((1 - prevalence) / prevalence).to(device))
-        concept_loss = lambda logits, targets: balance(logits, targets) * targets.shape[1]  # noqa: E731
+        concept_loss = lambda logits, targets: balance(logits, targets) * targets.shape[1]
     loss = torch.tensor(float("nan"))
     trained = _Trained(model, probe, optimiser, schedule, generator)
     first_epoch = trained.resume(checkpoint, spec) if checkpoint is not None else 0
     if first_epoch:
         loss = torch.tensor(trained.loss)
-        tqdm.write(f"train {spec.name}: resuming after epoch {first_epoch} of {spec.epochs}")
-    bar = tqdm(range(first_epoch, spec.epochs), desc=f"train {spec.name}", unit="epoch", disable=not progress, leave=False,
-               initial=first_epoch, total=spec.epochs)
-    for epoch in bar:
-        model.train()
-        order = torch.randperm(len(labels), generator=generator)
-        for start in range(0, len(labels), spec.batch_size):
-            index = order[start:start + spec.batch_size]
-            batch = normalise(_augment(images[index], generator).to(device), preprocessing)
-            if probe is None:
-                loss = loss_function(model(batch), labels[index].to(device))
-            else:
-                before_relu = _last_block_before_relu(model, batch)
-                logits = model.classifier(model.avgpool(torch.relu(before_relu)).flatten(1))
-                loss = loss_function(logits, labels[index].to(device)) + concept_loss(probe(before_relu), concepts.labels[index].to(device))
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-        bar.set_postfix(loss=f"{loss.item():.3f}")
-        if checkpoint is not None:
-            trained.save(checkpoint, epoch + 1, spec, float(loss.item()))
+        announce(f"train {spec.name}: resuming after epoch {first_epoch} of {spec.epochs}")
+    with Progress(spec.epochs, f"train {spec.name}", unit="epoch", enabled=progress, initial=first_epoch) as bar:
+        for epoch in range(first_epoch, spec.epochs):
+            model.train()
+            order = torch.randperm(len(labels), generator=generator)
+            for start in range(0, len(labels), spec.batch_size):
+                index = order[start : start + spec.batch_size]
+                batch = normalise(_augment(images[index], generator).to(device), preprocessing)
+                if probe is None:
+                    loss = loss_function(model(batch), labels[index].to(device))
+                else:
+                    before_relu = _last_block_before_relu(model, batch)
+                    logits = model.classifier(model.avgpool(torch.relu(before_relu)).flatten(1))
+                    loss = loss_function(logits, labels[index].to(device)) + concept_loss(
+                        probe(before_relu), concepts.labels[index].to(device)
+                    )
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+            bar.update(1)
+            bar.postfix(loss=f"{loss.item():.3f}")
+            if checkpoint is not None:
+                trained.save(checkpoint, epoch + 1, spec, float(loss.item()))
     return TrainingResult(
         train_accuracy=accuracy(model, images, labels, preprocessing, device),
         test_accuracy=accuracy(model, *test, preprocessing, device),
@@ -127,12 +129,21 @@ class _Trained:
     loss: float = float("nan")
 
     def save(self, path: Path, epochs_done: int, spec: BackboneSpec, loss: float) -> None:
-        save_checkpoint(path, {
-            "spec": spec.name, "epochs": spec.epochs, "epochs_done": epochs_done, "loss": loss,
-            "model": self.model.state_dict(), "probe": self.probe.state_dict() if self.probe is not None else {},
-            "optimiser": self.optimiser.state_dict(), "schedule": self.schedule.state_dict(),
-            "generator": self.generator.get_state(), "rng": torch.get_rng_state(),
-        })
+        save_checkpoint(
+            path,
+            {
+                "spec": spec.name,
+                "epochs": spec.epochs,
+                "epochs_done": epochs_done,
+                "loss": loss,
+                "model": self.model.state_dict(),
+                "probe": self.probe.state_dict() if self.probe is not None else {},
+                "optimiser": self.optimiser.state_dict(),
+                "schedule": self.schedule.state_dict(),
+                "generator": self.generator.get_state(),
+                "rng": torch.get_rng_state(),
+            },
+        )
 
     def resume(self, path: Path, spec: BackboneSpec) -> int:
         """The epochs already done by the checkpoint at `path` (0 when there is none that fits)."""
@@ -147,8 +158,8 @@ class _Trained:
             self.schedule.load_state_dict(state["schedule"])
             self.generator.set_state(state["generator"])
             torch.set_rng_state(state["rng"])
-        except (KeyError, RuntimeError, ValueError):
-            raise RuntimeError(f"training checkpoint {path} does not fit {spec.name}; delete it to start over") from None
+        except (KeyError, RuntimeError, ValueError):  # same spec and epochs, other shapes: a stale work area
+            raise StoreError(f"training checkpoint {path} does not fit {spec.name}; delete it to start over") from None
         self.loss = float(state["loss"])
         return int(state["epochs_done"])
 
@@ -169,6 +180,6 @@ def _concept_accuracy(model, probe, images, concepts: ConceptTargets, preprocess
     model.eval()
     correct = 0.0
     for start in range(0, len(images), batch_size):
-        predicted = probe(_last_block_before_relu(model, normalise(images[start:start + batch_size].to(device), preprocessing))) > 0
-        correct += (predicted.cpu().float() == concepts.labels[start:start + batch_size]).float().sum().item()
+        predicted = probe(_last_block_before_relu(model, normalise(images[start : start + batch_size].to(device), preprocessing))) > 0
+        correct += (predicted.cpu().float() == concepts.labels[start : start + batch_size]).float().sum().item()
     return correct / max(concepts.labels.numel(), 1)

@@ -16,6 +16,7 @@ Skipped, with the reason recorded:
 
 ======================================  ====================================================
 ``empty caption``                        nothing but whitespace (or no text at all)
+``not text (<type>)``                    not a string or a number (bytes, a list, ...)
 ``only HTML markup``                     nothing left once the tags are stripped
 ``only emoji or symbols``                nothing left once emoji/symbols are removed
 ``caption longer than N characters``     more than ``max_chars`` (default 2,000) after cleaning
@@ -32,6 +33,8 @@ knows the image list: :func:`match_images` matches ``image_key`` against the kno
 from __future__ import annotations
 
 import html
+import math
+import numbers
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -63,14 +66,14 @@ _EMOJI_JOINERS = frozenset({"\u200d", "\ufe0e", "\ufe0f", "\u20e3"})
 
 #: Closed-class English words: a caption made of these and lexicon words is English even where
 #: WordNet (which has no function words) is not available.
-ENGLISH_FUNCTION_WORDS = frozenset(
+ENGLISH_FUNCTION_WORDS = lx.word_set(
     """
     a an the this that these those its it it's his her their our your my some any no not
     and or but with without of in on at by for from to into onto over under above below near
     behind beside between through across along around up down out off while as is are was were
     be been being has have had does do did can could will would should may might there here
     he she they we you i who which what where when how very more most mostly has's
-    """.split()
+    """
 )
 
 
@@ -96,30 +99,33 @@ def _strip_symbols(text: str) -> tuple[str, bool]:
 
 
 def clean_text(text: object) -> tuple[str, str | None]:
-    """(cleaned text, reason to skip or None) for one caption; never raises."""
-    try:
-        if text is None or (isinstance(text, float) and text != text):
-            return "", "empty caption"
-        if not isinstance(text, str):
-            text = str(text)
+    """(cleaned text, reason to skip or None) for one caption; never raises.
+
+    ``None`` and NaN are empty captions and numbers are read as their digits; any other object
+    that is not a ``str`` (bytes, a list, ...) is skipped as ``not text (<type>)``.
+    """
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return "", "empty caption"
+    if not isinstance(text, str):
+        if not isinstance(text, numbers.Number):
+            return "", f"not text ({type(text).__name__})"
+        text = str(text)
+    if not text.strip():
+        return "", "empty caption"
+    had_markup = False
+    if "<" in text or "&" in text:
+        stripped = _TAG_RE.sub(" ", _SCRIPT_RE.sub(" ", text))
+        had_markup = stripped != text
+        text = html.unescape(stripped)
         if not text.strip():
-            return "", "empty caption"
-        had_markup = False
-        if "<" in text or "&" in text:
-            stripped = _TAG_RE.sub(" ", _SCRIPT_RE.sub(" ", text))
-            had_markup = stripped != text
-            text = html.unescape(stripped)
-            if not text.strip():
-                return "", "only HTML markup"
-        text, had_symbols = _strip_symbols(text)
-        text = _SPACE_RE.sub(" ", text).strip()
-        if not text:
-            if had_symbols:
-                return "", "only emoji or symbols"
-            return "", "only HTML markup" if had_markup else "empty caption"
-        return text, None
-    except Exception as exc:  # pragma: no cover - defensive: odd objects
-        return "", f"unreadable caption ({type(exc).__name__})"
+            return "", "only HTML markup"
+    text, had_symbols = _strip_symbols(text)
+    text = _SPACE_RE.sub(" ", text).strip()
+    if not text:
+        if had_symbols:
+            return "", "only emoji or symbols"
+        return "", "only HTML markup" if had_markup else "empty caption"
+    return text, None
 
 
 class _EnglishVocabulary:
@@ -130,18 +136,23 @@ class _EnglishVocabulary:
         self._tried = False
         self._known: dict[str, bool] = {}
         self._lexicon = (
-            ENGLISH_FUNCTION_WORDS | lx.COLOURS | frozenset(lx.MODIFIER_CANON) | lx.PART_WORDS
-            | lx.DEFAULT_STOP_NOUNS | lx.INTENSIFIERS | lx.SHADES
+            ENGLISH_FUNCTION_WORDS
+            | lx.COLOURS
+            | frozenset(lx.MODIFIER_CANON)
+            | lx.PART_WORDS
+            | lx.DEFAULT_STOP_NOUNS
+            | lx.INTENSIFIERS
+            | lx.SHADES
         )
 
     def _wordnet(self):
         if not self._tried:
             self._tried = True
-            try:
-                from filterspeak.captions import nltk_resources
+            from filterspeak.captions import nltk_resources
 
+            try:
                 self._lemmatizer = nltk_resources.get_lemmatizer()
-            except Exception:  # no WordNet: function words and lexicon only
+            except nltk_resources.NltkDataMissing:  # no WordNet: function words and lexicon only
                 self._lemmatizer = None
         return self._lemmatizer
 
@@ -199,9 +210,7 @@ def _item(frame: pd.DataFrame, pos: int) -> str:
     return f"row {frame.index[pos]}"
 
 
-def clean_captions(
-    frame: pd.DataFrame, max_chars: int = DEFAULT_MAX_CHARS, check_english: bool = True
-) -> tuple[pd.DataFrame, list[dict]]:
+def clean_captions(frame: pd.DataFrame, max_chars: int = DEFAULT_MAX_CHARS, check_english: bool = True) -> tuple[pd.DataFrame, list[dict]]:
     """(usable rows with cleaned ``text``, error rows). The usable frame keeps every column and
     the original index; see the module doc for what is repaired and what is skipped."""
     if not isinstance(frame, pd.DataFrame) or "text" not in frame.columns:
@@ -219,10 +228,7 @@ def clean_captions(
         if reason is None and check_english:
             english = english_cache.get(text)
             if english is None:
-                try:
-                    english = looks_english(text)
-                except Exception:  # pragma: no cover - defensive
-                    english = True
+                english = looks_english(text)
                 if len(english_cache) < 100_000:
                     english_cache[text] = english
             if not english:
@@ -244,9 +250,7 @@ def _normalise_key(key: str) -> str:
     return key
 
 
-def match_images(
-    captions: pd.DataFrame, known_keys: Iterable[str] | Mapping[str, object]
-) -> tuple[pd.DataFrame, list[dict]]:
+def match_images(captions: pd.DataFrame, known_keys: Iterable[str] | Mapping[str, object]) -> tuple[pd.DataFrame, list[dict]]:
     """Match each caption's ``image_key`` to the dataset's images.
 
     ``known_keys``: the dataset's image keys (relative paths or ids), or a mapping from key to
@@ -261,11 +265,7 @@ def match_images(
     """
     if "image_key" not in captions.columns:
         raise ValueError("match_images needs a captions frame with an 'image_key' column")
-    mapping = (
-        {str(k): v for k, v in known_keys.items()}
-        if isinstance(known_keys, Mapping)
-        else {str(k): str(k) for k in known_keys}
-    )
+    mapping = {str(k): v for k, v in known_keys.items()} if isinstance(known_keys, Mapping) else {str(k): str(k) for k in known_keys}
     exact: dict[str, str] = {}
     by_name: dict[str, list[str]] = {}
     by_stem: dict[str, list[str]] = {}
@@ -282,8 +282,7 @@ def match_images(
             return exact[norm]
         path = PurePosixPath(norm)
         # known 'val2014/x.jpg' for caption 'x.jpg', or caption 'a/b/x.jpg' for known 'b/x.jpg'
-        suffix = [k for k in by_name.get(path.name, ())
-                  if _normalise_key(k).endswith("/" + norm) or norm.endswith("/" + _normalise_key(k))]
+        suffix = [k for k in by_name.get(path.name, ()) if _normalise_key(k).endswith("/" + norm) or norm.endswith("/" + _normalise_key(k))]
         if len(suffix) == 1:
             return suffix[0]
         if len(suffix) > 1:
@@ -297,8 +296,7 @@ def match_images(
     errors: list[dict] = []
     lines = captions["source_line"].tolist() if "source_line" in captions.columns else None
     for pos, image_key in enumerate(captions["image_key"].tolist()):
-        key = "" if image_key is None or (isinstance(image_key, float) and image_key != image_key) \
-            else str(image_key)
+        key = "" if image_key is None or (isinstance(image_key, float) and math.isnan(image_key)) else str(image_key)
         if key not in cache:
             cache[key] = resolve(key) if key else None
         hit = cache[key]

@@ -7,7 +7,7 @@
   five-word window and the two previous tags). The per-label sums are added in NLTK's feature
   order, so the scores are bit-identical and so is every tag.
 * :class:`FastRegexpChunker` runs a cascade of chunk rules (``LABEL: {<tag pattern>}``, the
-  only rule kind :data:`filterspeak.captions.parser.GRAMMAR` uses) exactly like
+  only rule kind :data:`filterspeak.captions.grammar.GRAMMAR` uses) exactly like
   :class:`nltk.RegexpParser`: same tag-pattern → regex translation
   (:func:`nltk.chunk.regexp.tag_pattern2re_pattern`), same left-to-right non-overlapping matches
   on the ``<TAG><TAG>…`` string, same :class:`nltk.Tree` output. It skips NLTK's per-call
@@ -59,9 +59,7 @@ class FastPerceptronTagger:
         # 0.0 leaves every sum unchanged)
         self._unknown = len(weights)
         matrix = np.zeros((len(weights) + 1, len(labels)), dtype=np.float64)
-        matrix[np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)] = np.asarray(
-            vals, dtype=np.float64
-        )
+        matrix[np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)] = np.asarray(vals, dtype=np.float64)
         self._weights = matrix
         self._memo: dict[tuple, str] = {}
 
@@ -90,8 +88,7 @@ class FastPerceptronTagger:
             tag = tagdict.get(word)
             if not tag:
                 c = i + 2
-                key = (word, prev, prev2, context[c - 2], context[c - 1], context[c],
-                       context[c + 1], context[c + 2])
+                key = (word, prev, prev2, context[c - 2], context[c - 1], context[c], context[c + 1], context[c + 2])
                 tag = memo.get(key)
                 if tag is None:
                     tag = self._predict(word, context, c, prev, prev2)
@@ -151,9 +148,7 @@ class FastRegexpChunker:
                 continue
             match = _RULE_RE.match(line)
             if match is None:
-                raise ValueError(
-                    f"FastRegexpChunker supports only 'LABEL: {{<tag pattern>}}' rules, got {line!r}"
-                )
+                raise ValueError(f"FastRegexpChunker supports only 'LABEL: {{<tag pattern>}}' rules, got {line!r}")
             label, pattern = match.groups()
             stages.append((label, re.compile(tag_pattern2re_pattern(pattern))))
         self.stages = stages

@@ -77,8 +77,8 @@ __all__ = [
     "ADVERB_INTENSIFIERS",
     "AMBIGUOUS_COLOURS",
     "BE_WORDS",
-    "COLOUR_FILLERS",
     "COLOURS",
+    "COLOUR_FILLERS",
     "DEFAULT_STOP_MODIFIERS",
     "DEFAULT_STOP_NOUNS",
     "DEFAULT_SYNONYMS",
@@ -100,26 +100,33 @@ __all__ = [
     "canonical_colour",
     "is_colour_word",
     "split_colour_list",
+    "word_set",
 ]
 
 #: Bump when a list below changes in a way that changes parser output (part of cache keys).
 LEXICON_VERSION = "3"
 
+
+def word_set(text: str) -> frozenset[str]:
+    """The whitespace-separated words of ``text``: long word lists stay readable as prose."""
+    return frozenset(text.split())
+
+
 # --------------------------------------------------------------------------------------- colours
 #: Colour words that are (almost) never anything else in captions.
-_PLAIN_COLOURS = frozenset(
+_PLAIN_COLOURS = word_set(
     """
     black white grey brown red orange yellow green blue purple pink tan beige maroon crimson
     scarlet teal turquoise violet magenta lavender khaki tawny ochre rufous golden indigo cyan
     burgundy auburn ivory chartreuse fuchsia vermilion umber sepia taupe blonde
-    """.split()
+    """
 )
 #: Colour names that are also ordinary nouns; colours only in colour context (see module doc).
-AMBIGUOUS_COLOURS = frozenset(
+AMBIGUOUS_COLOURS = word_set(
     """
     buff cream olive gold silver rust lime navy chestnut cinnamon copper bronze amber charcoal
     coral peach salmon lemon rose plum mustard sand slate straw cherry ruby emerald
-    """.split()
+    """
 )
 #: All canonical base colours.
 COLOURS = _PLAIN_COLOURS | AMBIGUOUS_COLOURS
@@ -128,15 +135,14 @@ ACHROMATIC_LIST_COLOURS = frozenset({"black", "white"})
 #: Shade words kept as part of the following colour ('light brown').
 SHADES = frozenset({"light", "dark", "pale"})
 #: Words after a colour that add nothing ('brown colored wings', 'red-toned').
-COLOUR_FILLERS = frozenset(
-    {"colored", "coloured", "color", "colour", "toned", "tinted", "hued", "tinged", "shaded"}
-)
+COLOUR_FILLERS = frozenset({"colored", "coloured", "color", "colour", "toned", "tinted", "hued", "tinged", "shaded"})
 
 _SPELLING = {"gray": "grey", "blond": "blonde"}
 
 
 #: Hedged colour words → base colour ('yellowish' → 'yellow'). Explicit, not generated: the
 #: generated forms collide with other words ('sandy', 'rosy', 'peachy').
+# fmt: off
 _HEDGED: dict[str, str] = {
     "blackish": "black", "whitish": "white", "whiteish": "white",
     "grayish": "grey", "greyish": "grey", "grayey": "grey", "greyey": "grey",
@@ -150,6 +156,7 @@ _HEDGED: dict[str, str] = {
     "coppery": "copper", "goldish": "gold", "beigish": "beige", "tawnyish": "tawny",
     "maroonish": "maroon", "violetish": "violet", "turquoiseish": "turquoise",
 }
+# fmt: on
 
 _COLOUR_SUFFIX_RE = re.compile(r"^(.+?)-(?:colou?red|toned|tinted|hued|tinged|ish)$")
 
@@ -233,6 +240,7 @@ def split_colour_list(token: str) -> list[str] | None:
 
 # --------------------------------------------------------------------------- patterns and shapes
 #: Pattern / texture words → canonical modifier.
+# fmt: off
 PATTERN_WORDS: dict[str, str] = {
     "striped": "striped", "stripped": "striped", "stripy": "striped", "stripey": "striped",
     "spotted": "spotted", "spotty": "spotted", "dotted": "dotted", "polka-dotted": "dotted",
@@ -250,7 +258,9 @@ PATTERN_WORDS: dict[str, str] = {
     "multicoloured": "multicolored", "multi-coloured": "multicolored",
     "multicolor": "multicolored", "multi-color": "multicolored",
 }
+# fmt: on
 #: Shape / size words → canonical modifier (kept: see "Patterns and shapes" above).
+# fmt: off
 SHAPE_WORDS: dict[str, str] = {
     "pointed": "pointed", "pointy": "pointed", "sharp": "sharp", "curved": "curved",
     "hooked": "hooked", "straight": "straight", "blunt": "blunt", "stubby": "stubby",
@@ -261,42 +271,46 @@ SHAPE_WORDS: dict[str, str] = {
     "small": "small", "large": "large", "big": "big", "tiny": "tiny", "little": "little",
     "huge": "huge", "fat": "fat", "plump": "plump", "skinny": "skinny", "tall": "tall",
 }
+# fmt: on
 #: All lexicon modifiers other than colours → canonical form.
 MODIFIER_CANON: dict[str, str] = {**PATTERN_WORDS, **SHAPE_WORDS}
 
 #: Dropped before a colour or a lexicon modifier ('bright red' → red, 'mostly white' → white,
 #: 'jet black' → black); adverbs among them are also dropped before any adjective.
-INTENSIFIERS = frozenset(
+INTENSIFIERS = word_set(
     """
     bright brilliant vivid vibrant deep rich dull dim intense strong bold faint soft muted
     very really extremely fairly quite rather pretty somewhat slightly mostly mainly primarily
     predominantly largely partly partially almost nearly entirely completely totally fully
     all solid pure true jet pitch snow dusky dusty
-    """.split()
+    """
 )
 #: The intensifiers that are adverbs ('very happy' → happy).
-ADVERB_INTENSIFIERS = frozenset(
+ADVERB_INTENSIFIERS = word_set(
     """
     very really extremely fairly quite rather somewhat slightly mostly mainly primarily
     predominantly largely partly partially almost nearly entirely completely totally fully
-    """.split()
+    """
 )
 
 #: Negation cues; a negated noun phrase is dropped (default) or marked.
-NEGATION_CUES = frozenset(
-    {"no", "not", "n't", "without", "lacks", "lack", "lacking", "lacked", "never", "none",
-     "nor", "neither", "nothing", "absent", "cannot", "nt"}
+NEGATION_CUES = word_set(
+    """
+    no not n't without lacks lack lacking lacked never none nor neither nothing absent cannot nt
+    """
 )
 
 #: Copulas and perception verbs that link a subject to predicate adjectives.
-BE_WORDS = frozenset(
-    {"is", "are", "was", "were", "be", "been", "being", "am", "'s", "'re",
-     "looks", "look", "looked", "appears", "appear", "appeared", "seems", "seem", "seemed",
-     "becomes", "become", "turns", "remain", "remains"}
+BE_WORDS = word_set(
+    """
+    is are was were be been being am 's 're looks look looked appears appear appeared seems seem
+    seemed becomes become turns remain remains
+    """
 )
 
 # ----------------------------------------------------------------------------------------- nouns
 #: True synonyms only — crown, head and nape stay distinct.
+# fmt: off
 DEFAULT_SYNONYMS: dict[str, str] = {
     "bill": "beak", "beek": "beak", "chest": "breast", "stomach": "belly", "abdomen": "belly",
     "tummy": "belly", "underbelly": "belly",
@@ -310,20 +324,21 @@ DEFAULT_SYNONYMS: dict[str, str] = {
     "under side": "underside", "under-side": "underside", "under part": "underpart",
     "upper part": "upperpart",
 }
+# fmt: on
 
 #: Meta / whole-object nouns that never form attributes.
-DEFAULT_STOP_NOUNS = frozenset(
+DEFAULT_STOP_NOUNS = word_set(
     """
     bird birdie animal creature specimen species picture photo photograph image pic shot
     part one thing something anything everything nothing color colour colors colours coloring
     colouring shade hue tint tone kind type sort variety lot bit amount mix combination
     feature features detail area region section portion way shape size inch rest remainder
-    """.split()
+    """
 )
 STOP_NOUNS = DEFAULT_STOP_NOUNS
 
 #: Words that never act as modifiers (quantity, deixis, evaluation, vague salience, location).
-DEFAULT_STOP_MODIFIERS = frozenset(
+DEFAULT_STOP_MODIFIERS = word_set(
     """
     other another same several many few various different such own much more most certain
     whole entire main overall next last first second third only able similar distinct
@@ -332,49 +347,49 @@ DEFAULT_STOP_MODIFIERS = frozenset(
     general upper lower inner outer left right middle top bottom front rear central inside
     outside medium
     sized medium-sized colored coloured
-    """.split()
+    """
 )
 STOP_MODIFIERS = DEFAULT_STOP_MODIFIERS
 
 #: Body-part nouns (canonical): a modifier is shared over coordinated part nouns
 #: ('red crown and breast' → red crown, red breast) and an ambiguous colour before one is a colour.
-PART_NOUNS = frozenset(
+PART_NOUNS = word_set(
     """
     wing wingbar tail crown head nape neck throat breast belly back rump flank side beak eye
     eyering eyebrow eyestripe eyeline cheek face forehead crest leg foot feet claw talon feather
     plumage body underside underpart upperpart chin mask lore primary secondary covert mantle
     shoulder tip bar patch spot stripe streak marking tarsus toe bib cap collar hood vent
     undertail tail feather flight feather wingtip
-    """.split()
+    """
 ) | frozenset({"tail feather", "flight feather", "wing feather", "breast feather"})
 
 #: :data:`PART_NOUNS` plus the one-word spellings the default synonyms map onto them ('chest',
 #: 'bill', 'stomach'): a body-part word whether or not a custom synonym map canonicalises it.
-PART_WORDS = PART_NOUNS | frozenset(
-    k for k, v in DEFAULT_SYNONYMS.items() if v in PART_NOUNS and " " not in k
-)
+PART_WORDS = PART_NOUNS | frozenset(k for k, v in DEFAULT_SYNONYMS.items() if v in PART_NOUNS and " " not in k)
 
 #: Closed-class words and adverbs the tagger sometimes tags as nouns ('swimming towards/NNS',
 #: 'taken outdoors/NNS'); never nouns (so 'the great outdoors' gives nothing either).
-NOT_NOUNS = frozenset(
+NOT_NOUNS = word_set(
     """
     towards toward upwards downwards backwards forwards afterwards onwards outwards inwards
     sideways away ahead across along around through into onto upon while whilst some any
     outdoors indoors overhead nearby
     someone somebody everyone everybody anyone anybody nobody
-    """.split()
+    """
 )
 
 #: Plural-only nouns kept as written (WordNet would turn 'jeans' into 'jean').
-PLURALIA_TANTUM = frozenset(
+PLURALIA_TANTUM = word_set(
     """
     jeans pants trousers shorts glasses sunglasses goggles overalls tights leggings pajamas
     pyjamas clothes scissors binoculars headphones earphones stairs suspenders trunks
     sweatpants swimtrunks boxers briefs species series news
-    """.split()
+    """
 )
 #: Plurals WordNet does not know.
+# fmt: off
 IRREGULAR_PLURALS = {
     "rectrices": "rectrix", "retrices": "rectrix", "remiges": "remex", "tarsi": "tarsus",
     "lores": "lore", "undertails": "undertail",
 }
+# fmt: on

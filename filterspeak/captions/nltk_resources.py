@@ -6,24 +6,44 @@
   lemmatisation exactly as :class:`nltk.stem.WordNetLemmatizer` does it (shortest lemma that
   WordNet's morphy returns, the word itself when WordNet does not know it).
 
-Nothing here downloads anything: ``nltk.download`` is never called. The search path is NLTK's
-own (``nltk.data.path``), with the entries of the ``NLTK_DATA`` environment variable as read *at
-call time* put in front (NLTK itself reads the variable once, at import, so a variable set later
-— by a test fixture or a CLI flag — would otherwise be ignored). When a resource is missing,
-:class:`NltkDataMissing` says which one, where it was looked for and how to get it.
+Both ship inside the package, in ``filterspeak/nltk_data/`` (:data:`BUNDLED_DATA`, with their
+licence notices), so ``pip install`` is the whole set-up. Nothing here downloads anything:
+``nltk.download`` is never called.
+
+Lookup order, per resource (the first folder that has it wins):
+
+1. the entries of the ``NLTK_DATA`` environment variable, as read *at call time* (NLTK itself
+   reads the variable once, at import, so a variable set later — by a test fixture or a CLI
+   flag — would otherwise be ignored);
+2. NLTK's own search path, ``nltk.data.path`` (``~/nltk_data``, ``<venv>/nltk_data``,
+   ``/usr/share/nltk_data``, … and whatever the program appended);
+3. the copy bundled with FilterSpeak, :data:`BUNDLED_DATA` (skipped when set to ``None``).
+
+So a user's own NLTK data still overrides the bundled copy; the bundled files are byte-identical
+to NLTK's releases of these two resources, so results do not depend on which copy is used. The
+folders used are put on ``nltk.data.path`` (NLTK's sandbox only reads files under its entries).
+When a resource is missing after all, :class:`NltkDataMissing` says in one line which one, where
+it was looked for and how to get it back.
 
 Each resource is loaded once per process (:func:`get_tagger`, :func:`get_lemmatizer`, guarded by
 a lock); :func:`load_tagger` / :func:`load_lemmatizer` load afresh and are what the cached getters
-call.
+call. :func:`locate` tells where a resource is found (``python -c "from
+filterspeak.captions import nltk_resources as r; print(r.locate())"``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
+import warnings
 from functools import lru_cache
+from pathlib import Path
+
+from filterspeak.errors import FilterSpeakError
 
 __all__ = [
+    "BUNDLED_DATA",
     "DOWNLOAD_COMMAND",
     "TAGGER_RESOURCE",
     "WORDNET_RESOURCE",
@@ -34,6 +54,7 @@ __all__ = [
     "get_tagger",
     "load_lemmatizer",
     "load_tagger",
+    "locate",
     "search_paths",
 ]
 
@@ -41,17 +62,22 @@ TAGGER_RESOURCE = "taggers/averaged_perceptron_tagger_eng"
 WORDNET_RESOURCE = "corpora/wordnet"
 DOWNLOAD_COMMAND = "python -m nltk.downloader averaged_perceptron_tagger_eng wordnet"
 
+#: The NLTK data folder shipped inside the package (searched last); ``None`` disables it.
+BUNDLED_DATA: Path | None = Path(__file__).resolve().parents[1] / "nltk_data"
+
+_WORDNET_NAMES = [WORDNET_RESOURCE + ".zip/wordnet/", WORDNET_RESOURCE + "/"]
+
 _DESCRIPTIONS = {
     TAGGER_RESOURCE: "the averaged perceptron part-of-speech tagger",
-    WORDNET_RESOURCE: "WordNet 3.0 (used to lemmatise nouns)",
+    WORDNET_RESOURCE: "WordNet 3.0, used to lemmatise nouns",
 }
 
 
-class NltkDataMissing(RuntimeError):
+class NltkDataMissing(FilterSpeakError, RuntimeError):
     """An NLTK data resource the caption parser needs is not installed (or not readable).
 
     Attributes: ``resource`` (e.g. ``'taggers/averaged_perceptron_tagger_eng'``) and
-    ``searched`` (the directories that were searched, in order).
+    ``searched`` (the directories that were searched, in order). The message is one line.
     """
 
     def __init__(self, resource: str, searched: list[str], detail: str | None = None):
@@ -59,20 +85,15 @@ class NltkDataMissing(RuntimeError):
         self.searched = list(searched)
         self.detail = detail
         what = _DESCRIPTIONS.get(resource, "an NLTK data package")
-        lines = [
-            f"NLTK data resource '{resource}' ({what}) is missing"
-            + (f" or unreadable: {detail}" if detail else "."),
-            "Searched these directories (NLTK_DATA first, then NLTK's defaults):",
-        ]
-        lines += [f"  - {p}" for p in self.searched] or ["  (none)"]
-        lines += [
-            "To get it, either run (needs internet, once):",
-            f"  {DOWNLOAD_COMMAND}",
-            "or set the NLTK_DATA environment variable to a folder that has "
-            "taggers/averaged_perceptron_tagger_eng/ and corpora/wordnet.zip "
-            "(FilterSpeak never downloads NLTK data itself).",
-        ]
-        super().__init__("\n".join(lines))
+        problem = f"is missing or unreadable ({' '.join(detail.split())})" if detail else "is missing"
+        where = ", ".join(self.searched) or "(no directories)"
+        super().__init__(
+            f"NLTK data resource '{resource}' ({what}) {problem}; searched (NLTK_DATA first, then "
+            f"NLTK's defaults, then the copy bundled with FilterSpeak): {where}. To fix: reinstall "
+            "FilterSpeak (its package ships this data), or set NLTK_DATA to a folder with "
+            "taggers/averaged_perceptron_tagger_eng/ and corpora/wordnet.zip, or run (needs "
+            f"internet, once): {DOWNLOAD_COMMAND}"
+        )
 
     def __reduce__(self):  # keep it picklable (Prefect, multiprocessing)
         return (type(self), (self.resource, self.searched, self.detail))
@@ -84,10 +105,12 @@ def _env_paths() -> list[str]:
 
 
 def search_paths() -> list[str]:
-    """The directories NLTK will search, after putting ``$NLTK_DATA`` (read now) in front.
+    """The directories searched, in order: ``$NLTK_DATA`` (read now), ``nltk.data.path``, then
+    :data:`BUNDLED_DATA` (when not ``None``, even if it does not exist: it is listed in errors).
 
-    Side effect: the ``NLTK_DATA`` entries are inserted into ``nltk.data.path`` (NLTK's sandbox
-    only reads files under the entries of that list).
+    Side effect: the ``NLTK_DATA`` entries are inserted at the front of ``nltk.data.path`` and
+    the bundled folder is appended to it (NLTK's sandbox only reads files under the entries of
+    that list).
     """
     import nltk.data
 
@@ -95,22 +118,76 @@ def search_paths() -> list[str]:
     for p in reversed(env):
         if p not in nltk.data.path:
             nltk.data.path.insert(0, p)
-    return [str(p) for p in nltk.data.path]
+    paths = [str(p) for p in nltk.data.path]
+    if BUNDLED_DATA is not None:
+        bundled = str(BUNDLED_DATA)
+        if bundled not in nltk.data.path:
+            nltk.data.path.append(bundled)
+        paths = [p for p in paths if p != bundled] + [bundled]
+    return paths
+
+
+# NLTK skips (with this RuntimeWarning) a data folder another account could write to
+_REFUSED = re.compile(r"NLTK will not read data from '(.*?)': it is writable by, or owned by, another account")
 
 
 def _find(resource_names: list[str], main_name: str) -> object:
-    """``nltk.data.find`` the first of ``resource_names`` that exists, else NltkDataMissing."""
+    """``nltk.data.find`` the first of ``resource_names`` that exists, else NltkDataMissing.
+
+    Folder by folder in :func:`search_paths` order, so that the first folder that has any of
+    the names wins (``wordnet.zip`` in NLTK_DATA before an unzipped ``wordnet/`` further down).
+    When nothing is found and NLTK refused a folder as writable by others, the error says so.
+    """
     import nltk.data
 
     searched = search_paths()
-    for name in resource_names:
-        try:
-            return nltk.data.find(name)
-        except LookupError:
-            continue
-        except (OSError, ValueError) as exc:  # found but refused/unreadable
-            raise NltkDataMissing(main_name, searched, detail=str(exc)) from exc
-    raise NltkDataMissing(main_name, searched)
+    refused: list[str] = []
+    found = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for folder in searched:
+            for name in resource_names:
+                try:
+                    found = nltk.data.find(name, paths=[folder])
+                    break
+                except LookupError:
+                    continue
+                except (OSError, ValueError) as exc:  # found but refused/unreadable
+                    raise NltkDataMissing(main_name, searched, detail=str(exc)) from exc
+            if found is not None:
+                break
+    for w in caught:
+        hit = _REFUSED.match(str(w.message))
+        if hit and found is None:
+            if hit.group(1) not in refused:
+                refused.append(hit.group(1))
+        else:  # not ours to swallow
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if found is None:
+        detail = None
+        if refused:
+            detail = (
+                f"NLTK refused {', '.join(refused)}: writable by, or owned by, another account; "
+                "make it private to its owner with chmod go-w"
+            )
+        raise NltkDataMissing(main_name, searched, detail=detail)
+    return found
+
+
+def _pointer_path(pointer: object) -> str:
+    """A readable location for a path pointer: ``/x/wordnet.zip/wordnet/`` or ``/x/dir``."""
+    zip_name = getattr(pointer, "zipfile", None)
+    if zip_name is not None:
+        return f"{getattr(zip_name, 'filename', zip_name)}/{getattr(pointer, 'entry', '')}"
+    return str(getattr(pointer, "path", pointer))
+
+
+def locate() -> dict[str, str]:
+    """Where each resource is found now, ``{resource: location}``; NltkDataMissing if one is not."""
+    return {
+        TAGGER_RESOURCE: _pointer_path(_find([TAGGER_RESOURCE + "/"], TAGGER_RESOURCE)),
+        WORDNET_RESOURCE: _pointer_path(_find(_WORDNET_NAMES, WORDNET_RESOURCE)),
+    }
 
 
 def load_tagger():
@@ -150,7 +227,7 @@ class WordNetNounLemmatizer:
         if hit is None:
             try:
                 hit = tuple(self.reader._morphy(word, pos))
-            except Exception:  # odd unicode etc.: WordNet is English-only
+            except Exception:
                 hit = ()
             if len(self._lemmas) < 500_000:
                 self._lemmas[key] = hit
@@ -225,9 +302,7 @@ def load_lemmatizer() -> WordNetNounLemmatizer:
     """A freshly loaded WordNet noun lemmatizer, or NltkDataMissing."""
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
-    root = _find([WORDNET_RESOURCE + ".zip/wordnet/", WORDNET_RESOURCE + "/"], WORDNET_RESOURCE)
-    import warnings
-
+    root = _find(_WORDNET_NAMES, WORDNET_RESOURCE)
     try:
         with warnings.catch_warnings():
             # "multilingual functions are not available": we pass no OMW reader on purpose.

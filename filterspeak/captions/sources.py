@@ -43,11 +43,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+
+from filterspeak.errors import FilterSpeakError
 
 __all__ = [
     "CAPTION_COLUMNS",
@@ -70,7 +73,7 @@ TEXT_FIELDS = ("caption", "text")
 ErrorRow = dict  # {"item": str, "reason": str}
 
 
-class CaptionSourceError(ValueError):
+class CaptionSourceError(FilterSpeakError, ValueError):
     """A caption source that cannot be read at all (not JSON, no usable columns, ...)."""
 
 
@@ -133,7 +136,7 @@ def _as_key(value) -> str | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float):
-        if value != value:  # NaN
+        if math.isnan(value):
             return None
         if value.is_integer():
             value = int(value)
@@ -154,9 +157,7 @@ def read_cub(path: str | os.PathLike) -> tuple[pd.DataFrame, list[ErrorRow]]:
         if root.is_dir() and any(p.is_dir() and any(p.glob("*.txt")) for p in root.iterdir()):
             text_dir = root  # a folder of class folders under another name
         else:
-            raise CaptionSourceError(
-                f"{root} has no text_c10/ folder (expected text_c10/<class folder>/<image>.txt)"
-            )
+            raise CaptionSourceError(f"{root} has no text_c10/ folder (expected text_c10/<class folder>/<image>.txt)")
     rows: list[tuple[str, str, int]] = []
     errors: list[ErrorRow] = []
     for file in sorted(text_dir.rglob("*.txt")):
@@ -208,8 +209,7 @@ def read_coco(path: str | os.PathLike) -> tuple[pd.DataFrame, list[ErrorRow]]:
             errors.append(_error(label, "annotation without a caption"))
             continue
         if image_id is None or image_id not in names:
-            errors.append(_error(f"{label} (image_id {ann.get('image_id')!r})",
-                                 "caption for unknown image"))
+            errors.append(_error(f"{label} (image_id {ann.get('image_id')!r})", "caption for unknown image"))
             continue
         if _has_bad_bytes(caption):
             errors.append(_error(label, f"invalid UTF-8 in annotation {position}"))
@@ -228,8 +228,7 @@ def read_flickr8k(path: str | os.PathLike) -> tuple[pd.DataFrame, list[ErrorRow]
         image = key.rpartition("#")[0] if "#" in key else key
         image = image.strip()
         if not tab or not image:
-            errors.append(_error(f"{file.name}:{number}",
-                                 "malformed line: expected '<image>#<n><TAB><caption>'"))
+            errors.append(_error(f"{file.name}:{number}", "malformed line: expected '<image>#<n><TAB><caption>'"))
             continue
         rows.append((image, caption.strip(), number))
     return _frame(rows), errors
@@ -318,8 +317,7 @@ def read_csv(path: str | os.PathLike) -> tuple[pd.DataFrame, list[ErrorRow]]:
             errors.append(_error(item, f"invalid UTF-8 at line {number}"))
             continue
         if len(record) <= max(i_image, i_text):
-            errors.append(_error(item, f"line {number} has {len(record)} fields, expected "
-                                       f"{len(header)}"))
+            errors.append(_error(item, f"line {number} has {len(record)} fields, expected {len(header)}"))
             continue
         key = record[i_image].strip()
         if not key:
@@ -347,7 +345,5 @@ def read_captions(path: str | os.PathLike, format: str) -> tuple[pd.DataFrame, l
     name = _ALIASES.get(name, name)
     reader = READERS.get(name)
     if reader is None:
-        raise ValueError(
-            f"unknown caption format {format!r}; expected one of: {', '.join(FORMATS)}"
-        )
+        raise ValueError(f"unknown caption format {format!r}; expected one of: {', '.join(FORMATS)}")
     return reader(path)

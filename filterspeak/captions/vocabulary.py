@@ -36,14 +36,15 @@ VOCABULARY_COLUMNS = ("attribute_id", "phrase", "modifier", "noun", "document_fr
 _COUNT_COLUMNS = ("image_id", "attribute_id", "count", "probability")
 
 
+WEIGHTINGS: tuple[str, ...] = ("counts", "presence")  # p(a|x) from caption counts or from presence
+
+
 def _check_columns(frame: pd.DataFrame, required, what: str) -> None:
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
     missing = [c for c in required if c not in frame.columns]
     if missing:
-        raise ValueError(
-            f"{what} is missing column(s) {missing}; it has {list(frame.columns)}"
-        )
+        raise ValueError(f"{what} is missing column(s) {missing}; it has {list(frame.columns)}")
 
 
 def _clean_phrases(image_phrases: pd.DataFrame) -> pd.DataFrame:
@@ -68,9 +69,7 @@ def _empty_vocabulary() -> pd.DataFrame:
     )
 
 
-def build_vocabulary(
-    image_phrases: pd.DataFrame, min_df: int = 5, max_size: int | None = None
-) -> pd.DataFrame:
+def build_vocabulary(image_phrases: pd.DataFrame, min_df: int = 5, max_size: int | None = None) -> pd.DataFrame:
     """The attribute vocabulary: phrases with document frequency >= ``min_df``.
 
     Returns columns ``attribute_id`` (int64, 0..V-1), ``phrase``, ``modifier``, ``noun``,
@@ -81,9 +80,7 @@ def build_vocabulary(
     """
     if isinstance(min_df, bool) or not isinstance(min_df, (int, np.integer)) or min_df < 1:
         raise ValueError(f"min_df must be an integer >= 1, got {min_df!r}")
-    if max_size is not None and (
-        isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer)) or max_size < 0
-    ):
+    if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer)) or max_size < 0):
         raise ValueError(f"max_size must be None or an integer >= 0, got {max_size!r}")
     df = _clean_phrases(image_phrases)
     if df.empty:
@@ -100,8 +97,7 @@ def build_vocabulary(
         .size()
         .rename("n")
         .reset_index()
-        .sort_values(["phrase", "n", "modifier", "noun"], ascending=[True, False, True, True],
-                     kind="mergesort")
+        .sort_values(["phrase", "n", "modifier", "noun"], ascending=[True, False, True, True], kind="mergesort")
         .drop_duplicates("phrase", keep="first")
         .set_index("phrase")
     )
@@ -111,9 +107,7 @@ def build_vocabulary(
             "document_frequency": dfreq.to_numpy().astype("int64"),
         }
     )
-    vocab = vocab.sort_values(
-        ["document_frequency", "phrase"], ascending=[False, True], kind="mergesort"
-    )
+    vocab = vocab.sort_values(["document_frequency", "phrase"], ascending=[False, True], kind="mergesort")
     if max_size is not None:
         vocab = vocab.head(int(max_size))
     vocab = vocab.reset_index(drop=True)
@@ -121,8 +115,7 @@ def build_vocabulary(
     vocab["noun"] = split.loc[vocab["phrase"], "noun"].to_numpy()
     vocab.insert(0, "attribute_id", np.arange(len(vocab), dtype="int64"))
     return vocab.loc[:, list(VOCABULARY_COLUMNS)].astype(
-        {"attribute_id": "int64", "phrase": str, "modifier": str, "noun": str,
-         "document_frequency": "int64"}
+        {"attribute_id": "int64", "phrase": str, "modifier": str, "noun": str, "document_frequency": "int64"}
     )
 
 
@@ -137,8 +130,8 @@ def image_attribute_counts(
     in the image's captions) and ``probability`` (float64; sums to 1 per image), sorted by
     image_id then attribute_id.
     """
-    if weighting not in ("counts", "presence"):
-        raise ValueError(f"weighting must be 'counts' or 'presence', got {weighting!r}")
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {weighting!r}")
     _check_columns(vocabulary, ("attribute_id", "phrase"), "vocabulary")
     df = _clean_phrases(image_phrases)
     lookup = vocabulary.loc[:, ["phrase", "attribute_id"]].drop_duplicates("phrase")
@@ -152,22 +145,10 @@ def image_attribute_counts(
                 "probability": pd.Series([], dtype="float64"),
             }
         )
-    counts = (
-        merged.groupby(["image_id", "attribute_id"], sort=True)
-        .size()
-        .rename("count")
-        .reset_index()
-    )
+    counts = merged.groupby(["image_id", "attribute_id"], sort=True).size().rename("count").reset_index()
     per_image = counts.groupby("image_id", sort=False)
-    if weighting == "counts":
-        denom = per_image["count"].transform("sum")
-    else:
-        denom = per_image["count"].transform("size")
-    counts["probability"] = (
-        (counts["count"] / denom).astype("float64")
-        if weighting == "counts"
-        else (1.0 / denom).astype("float64")
-    )
+    denom = per_image["count"].transform("sum") if weighting == "counts" else per_image["count"].transform("size")
+    counts["probability"] = (counts["count"] / denom).astype("float64") if weighting == "counts" else (1.0 / denom).astype("float64")
     counts = counts.astype({"attribute_id": "int64", "count": "int64"})
     return counts.loc[:, list(_COUNT_COLUMNS)].reset_index(drop=True)
 

@@ -7,7 +7,23 @@ from pathlib import Path
 
 import pandas as pd
 
+from filterspeak.errors import FilterSpeakError
+
 CAPTION_ORIGINS = ("human", "derived", "synthetic")
+
+
+class DatasetError(FilterSpeakError, ValueError):
+    """A dataset folder that is missing files or malformed; the message says what and where."""
+
+
+def read_dataset_text(path: Path, errors: str = "strict") -> str:
+    """The text (UTF-8) of one of the user's dataset files; an unreadable one is a one-line DatasetError."""
+    try:
+        return path.read_text(encoding="utf-8", errors=errors)
+    except OSError as error:
+        raise DatasetError(f"cannot read {path}: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"cannot read {path}: not UTF-8 text (byte {error.start})") from error
 
 
 @dataclass

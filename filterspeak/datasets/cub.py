@@ -22,19 +22,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from filterspeak.datasets.base import LoadedDataset, number_captions
+from filterspeak.datasets.base import DatasetError, LoadedDataset, number_captions, read_dataset_text
 from filterspeak.datasets.cub_attributes import derive_captions, read_attributes, read_class_percentages
-
-
-class DatasetError(ValueError):
-    """A dataset folder that is missing files or malformed; the message says what and where."""
 
 
 def _pairs(path: Path) -> list[tuple[str, str]]:
     if not path.is_file():
         raise DatasetError(f"missing {path.name} in {path.parent}")
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_dataset_text(path).splitlines(), start=1):
         if line.strip():
             parts = re.split(r",\s*|\s+", line.strip(), maxsplit=1)
             if len(parts) != 2:
@@ -63,9 +59,7 @@ def load_cub(root: Path, options: CubOptions = CubOptions()) -> LoadedDataset:
     base = min(int(i) for i, _ in image_rows)
     classes_raw = _pairs(root / "classes.txt")
     class_base = min(int(i) for i, _ in classes_raw)
-    classes = pd.DataFrame(
-        {"class_id": [int(i) - class_base for i, _ in classes_raw], "name": [_class_name(n) for _, n in classes_raw]}
-    )
+    classes = pd.DataFrame({"class_id": [int(i) - class_base for i, _ in classes_raw], "name": [_class_name(n) for _, n in classes_raw]})
     labels = {int(i) - base: int(c) - class_base for i, c in _pairs(root / "image_class_labels.txt")}
     split = {int(i) - base: ("train" if v == "1" else "test") for i, v in _pairs(root / "train_test_split.txt")}
     image_dir = root / "images"
@@ -122,7 +116,7 @@ def _reed_captions(root: Path, images: pd.DataFrame) -> pd.DataFrame | None:
     for image_id, relative in zip(images["image_id"], images["relative"]):
         path = (text_root / relative).with_suffix(".txt")
         if path.is_file():
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            for line in read_dataset_text(path, errors="replace").splitlines():
                 rows.append((image_id, line))
     return pd.DataFrame(rows, columns=["image_id", "text"])
 
@@ -142,9 +136,7 @@ def _derived_captions(root: Path, images: pd.DataFrame, names: dict[int, str], o
     attribute_names, class_list, percentages_file, image_labels = _attribute_files(root)
     for path in (attribute_names, class_list, percentages_file):
         if not path.is_file():
-            raise DatasetError(
-                f"no captions (text_c10/) and no attribute annotations to derive them from: missing {path}"
-            )
+            raise DatasetError(f"no captions (text_c10/) and no attribute annotations to derive them from: missing {path}")
     attributes = read_attributes(attribute_names)
     percentages = read_class_percentages(class_list, percentages_file)
     image_classes = pd.DataFrame({"image_id": images["image_id"], "class_name": images["class_id"].map(names)})
@@ -153,7 +145,10 @@ def _derived_captions(root: Path, images: pd.DataFrame, names: dict[int, str], o
         raise DatasetError(f"classes not found in CUB's attribute annotations: {', '.join(unknown[:5])}")
     present = None
     if image_labels is not None:
-        labels = pd.read_csv(image_labels, sep=r"\s+", header=None, usecols=[0, 1, 2], names=["image_id", "attribute_id", "present"])
+        try:
+            labels = pd.read_csv(image_labels, sep=r"\s+", header=None, usecols=[0, 1, 2], names=["image_id", "attribute_id", "present"])
+        except OSError as error:
+            raise DatasetError(f"cannot read {image_labels}: {error.strerror or error}") from error
         labels = labels[labels["present"] == 1]
         present = labels.assign(image_id=labels["image_id"] - 1)[["image_id", "attribute_id"]]
     return derive_captions(image_classes, percentages, attributes, options.captions_per_image, options.caption_seed, present)

@@ -14,20 +14,54 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from filterspeak.datasets.base import DatasetError, read_dataset_text
+
 _PART_NOUNS = {
-    "bill": "bill", "wing": "wings", "upperparts": "upperparts", "underparts": "underparts",
-    "breast": "breast", "back": "back", "upper_tail": "tail", "under_tail": "tail", "head": "head",
-    "throat": "throat", "eye": "eyes", "forehead": "forehead", "nape": "nape", "belly": "belly",
-    "leg": "legs", "crown": "crown", "primary": "body", "tail": "tail",
+    "bill": "bill",
+    "wing": "wings",
+    "upperparts": "upperparts",
+    "underparts": "underparts",
+    "breast": "breast",
+    "back": "back",
+    "upper_tail": "tail",
+    "under_tail": "tail",
+    "head": "head",
+    "throat": "throat",
+    "eye": "eyes",
+    "forehead": "forehead",
+    "nape": "nape",
+    "belly": "belly",
+    "leg": "legs",
+    "crown": "crown",
+    "primary": "body",
+    "tail": "tail",
 }
 _SHAPES = {
-    "bill_shape": {"curved_(up_or_down)": "curved", "dagger": "dagger-shaped", "hooked": "hooked", "needle": "needle-shaped",
-                   "hooked_seabird": "hooked", "spatulate": "spatulate", "cone": "cone-shaped"},
+    "bill_shape": {
+        "curved_(up_or_down)": "curved",
+        "dagger": "dagger-shaped",
+        "hooked": "hooked",
+        "needle": "needle-shaped",
+        "hooked_seabird": "hooked",
+        "spatulate": "spatulate",
+        "cone": "cone-shaped",
+    },
     "bill_length": {"longer_than_head": "long", "shorter_than_head": "short"},
-    "wing_shape": {"rounded-wings": "rounded", "pointed-wings": "pointed", "broad-wings": "broad",
-                   "tapered-wings": "tapered", "long-wings": "long"},
-    "tail_shape": {"forked_tail": "forked", "rounded_tail": "rounded", "notched_tail": "notched",
-                   "fan-shaped_tail": "fan-shaped", "pointed_tail": "pointed", "squared_tail": "squared"},
+    "wing_shape": {
+        "rounded-wings": "rounded",
+        "pointed-wings": "pointed",
+        "broad-wings": "broad",
+        "tapered-wings": "tapered",
+        "long-wings": "long",
+    },
+    "tail_shape": {
+        "forked_tail": "forked",
+        "rounded_tail": "rounded",
+        "notched_tail": "notched",
+        "fan-shaped_tail": "fan-shaped",
+        "pointed_tail": "pointed",
+        "squared_tail": "squared",
+    },
     "head_pattern": {"spotted": "spotted", "crested": "crested", "masked": "masked", "striped": "striped", "capped": "capped"},
 }
 _SHAPE_NOUNS = {"bill_shape": "bill", "bill_length": "bill", "wing_shape": "wings", "tail_shape": "tail", "head_pattern": "head"}
@@ -63,7 +97,7 @@ def attribute_text(name: str) -> str | None:
 def read_attributes(path: Path) -> list[CubAttribute]:
     """CUB's attributes.txt: '<id> <name>' per line."""
     attributes = []
-    for line in path.read_text().splitlines():
+    for line in read_dataset_text(path).splitlines():
         if line.strip():
             identifier, name = line.split(maxsplit=1)
             attributes.append(CubAttribute(int(identifier), name.strip(), attribute_text(name.strip())))
@@ -72,10 +106,15 @@ def read_attributes(path: Path) -> list[CubAttribute]:
 
 def read_class_percentages(class_names_path: Path, percentages_path: Path) -> pd.DataFrame:
     """(class name → 312 percentages) from CUB's class list ('<id> <NNN.Name>') and the continuous labels."""
-    names = [line.split(maxsplit=1)[1].split(".", 1)[1] for line in class_names_path.read_text().splitlines() if line.strip()]
-    values = np.loadtxt(percentages_path)
+    names = [line.split(maxsplit=1)[1].split(".", 1)[1] for line in read_dataset_text(class_names_path).splitlines() if line.strip()]
+    try:
+        values = np.loadtxt(percentages_path)
+    except OSError as error:
+        raise DatasetError(f"cannot read {percentages_path}: {error.strerror or error}") from error
+    except ValueError as error:  # a non-number or a short row in the user's file
+        raise DatasetError(f"cannot read {percentages_path}: {error}") from None
     if values.shape[0] != len(names):
-        raise ValueError(f"{percentages_path} has {values.shape[0]} rows for {len(names)} classes in {class_names_path}")
+        raise DatasetError(f"{percentages_path} has {values.shape[0]} rows for {len(names)} classes in {class_names_path}")
     return pd.DataFrame(values, index=pd.Index(names, name="class_name"))
 
 

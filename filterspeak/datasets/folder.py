@@ -47,7 +47,10 @@ def load_folder(root: Path, captions_path: str | None, caption_format: str | Non
             "relative": relative,
         }
     )
-    raw, error_rows = read_captions(captions_path, caption_format)
+    try:
+        raw, error_rows = read_captions(captions_path, caption_format)
+    except OSError as error:  # the user's --captions file: missing (FileNotFoundError), unreadable
+        raise DatasetError(f"cannot read the caption file {captions_path}: {error.strerror}" if error.strerror else str(error)) from error
     matched, match_errors = match_images(raw, dict(zip(images["relative"], images["image_id"])))
     error_rows = list(error_rows) + list(match_errors)
     uncaptioned = images[~images["image_id"].isin(set(matched["image_id"]))]

@@ -4,9 +4,9 @@ record and skip it instead of failing the run later in extraction."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable
 
 from PIL import Image, UnidentifiedImageError
 

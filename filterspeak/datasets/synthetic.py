@@ -39,28 +39,30 @@ from filterspeak.datasets.synthetic_spec import (
     sample_bird,
     split_phrase,
 )
+from filterspeak.errors import OptionError
+from filterspeak.progress import iterate
 
 __all__ = [
+    "CLASS_CATALOGUE",
+    "COLOURS",
+    "MAX_CLASSES",
+    "MIN_CLASSES",
+    "PALETTE",
+    "PARTS",
+    "PART_LABELS",
+    "BirdSpec",
+    "ClassSpec",
+    "PartSpec",
     "SyntheticConfig",
     "SyntheticDataset",
+    "class_definitions_table",
+    "class_specs",
     "generate_synthetic",
-    "sample_bird",
-    "render_bird",
+    "image_rngs",
     "make_caption",
     "make_captions",
-    "BirdSpec",
-    "PartSpec",
-    "ClassSpec",
-    "PART_LABELS",
-    "PARTS",
-    "COLOURS",
-    "PALETTE",
-    "CLASS_CATALOGUE",
-    "MIN_CLASSES",
-    "MAX_CLASSES",
-    "class_specs",
-    "class_definitions_table",
-    "image_rngs",
+    "render_bird",
+    "sample_bird",
 ]
 
 _SPLIT_STREAM = 0x5EED5  # extra SeedSequence word for the train/test split stream
@@ -72,7 +74,7 @@ class SyntheticConfig:
 
     seed: int = 0
     num_classes: int = 16
-    images_per_class: int = 150
+    images_per_class: int = 200
     image_size: int = 64
     test_fraction: float = 0.3
     captions_per_image: int = 5
@@ -80,18 +82,18 @@ class SyntheticConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        class_specs(self.num_classes)  # raises ValueError: fewer than 12 or more than the catalogue
+            raise OptionError(f"seed must be a non-negative integer, got {self.seed!r}")
+        class_specs(self.num_classes)  # raises OptionError: fewer than 12 or more than the catalogue
         if int(self.images_per_class) < 1:
-            raise ValueError(f"images_per_class must be >= 1, got {self.images_per_class}")
+            raise OptionError(f"images_per_class must be >= 1, got {self.images_per_class}")
         if int(self.image_size) < 32:
-            raise ValueError(f"image_size must be >= 32 pixels, got {self.image_size}")
+            raise OptionError(f"image_size must be >= 32 pixels, got {self.image_size}")
         if not 0.0 <= float(self.test_fraction) < 1.0:
-            raise ValueError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
+            raise OptionError(f"test_fraction must be in [0, 1), got {self.test_fraction}")
         if int(self.captions_per_image) < 1:
-            raise ValueError(f"captions_per_image must be >= 1, got {self.captions_per_image}")
+            raise OptionError(f"captions_per_image must be >= 1, got {self.captions_per_image}")
         if not 0.0 <= float(self.caption_noise) <= 1.0:
-            raise ValueError(f"caption_noise must be in [0, 1], got {self.caption_noise}")
+            raise OptionError(f"caption_noise must be in [0, 1], got {self.caption_noise}")
 
     @property
     def num_images(self) -> int:
@@ -143,7 +145,7 @@ def class_definitions_table(num_classes: int) -> pd.DataFrame:
 def _split(config: SyntheticConfig) -> list[str]:
     """'train'/'test' per image (class-major order), exactly round(test_fraction * n) test per class."""
     n = int(config.images_per_class)
-    n_test = int(round(float(config.test_fraction) * n))
+    n_test = round(float(config.test_fraction) * n)
     if config.test_fraction > 0 and n >= 2:
         n_test = min(max(n_test, 1), n - 1)
     rng = np.random.default_rng(np.random.SeedSequence([int(config.seed), _SPLIT_STREAM]))
@@ -183,13 +185,8 @@ def generate_synthetic(config: SyntheticConfig, root: Path, progress: bool = Fal
     truth_rows: list[tuple] = []
     masks = np.zeros((n_images, size, size), dtype=np.uint8)
 
-    ids = range(n_images)
-    if progress:
-        from tqdm.auto import tqdm
-
-        ids = tqdm(ids, total=n_images, desc="planted birds", unit="img")
     caption_id = 0
-    for image_id in ids:
+    for image_id in iterate(range(n_images), "planted birds", n_images, unit="img", enabled=progress):
         class_id = image_id // int(config.images_per_class)
         spec_rng, render_rng, caption_rng = image_rngs(config.seed, image_id)
         spec = sample_bird(class_id, config, spec_rng)
@@ -207,9 +204,7 @@ def generate_synthetic(config: SyntheticConfig, root: Path, progress: bool = Fal
     masks_path = root / "masks.npz"
     _write_npz(masks_path, {"image_id": np.arange(n_images, dtype=np.int64), "masks": masks})
 
-    classes = _string_frame(
-        [(c.class_id, c.name) for c in class_specs(config.num_classes)], ["class_id", "name"], ["class_id"]
-    )
+    classes = _string_frame([(c.class_id, c.name) for c in class_specs(config.num_classes)], ["class_id", "name"], ["class_id"])
     return SyntheticDataset(
         root=root,
         images=_string_frame(image_rows, ["image_id", "split", "path", "class_id"], ["image_id", "class_id"]),

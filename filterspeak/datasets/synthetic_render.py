@@ -87,8 +87,7 @@ def _tail_quad() -> tuple[tuple[float, float], ...]:
     nx, ny = -uy, ux
     tx, ty = bx + _TAIL["length"] * ux, by + _TAIL["length"] * uy
     hb, ht = _TAIL["base_half"], _TAIL["tip_half"]
-    return ((bx + hb * nx, by + hb * ny), (tx + ht * nx, ty + ht * ny),
-            (tx - ht * nx, ty - ht * ny), (bx - hb * nx, by - hb * ny))
+    return ((bx + hb * nx, by + hb * ny), (tx + ht * nx, ty + ht * ny), (tx - ht * nx, ty - ht * ny), (bx - hb * nx, by - hb * ny))
 
 
 _TAIL_QUAD = _tail_quad()
@@ -106,7 +105,7 @@ def _pattern_mask(pattern: str, s: np.ndarray, t: np.ndarray, phase: float) -> n
         off = np.mod(row, 2.0) * (g / 2.0)
         ds = (s - off) - g * np.round((s - off) / g)
         dt = t - row * h
-        return ds * ds + dt * dt <= _SPOT_RADIUS ** 2
+        return ds * ds + dt * dt <= _SPOT_RADIUS**2
     return None
 
 
@@ -128,7 +127,7 @@ def _layers(X: np.ndarray, Y: np.ndarray):
     xs, top, bottom, half = _LEGS
     legs = np.zeros(X.shape, dtype=bool)
     for lx in xs:
-        legs |= (np.abs(X - lx) <= half) & (Y >= top) & (Y <= bottom)
+        legs |= (np.abs(X - lx) <= half) & (top <= Y) & (bottom >= Y)
     yield PART_LABELS["body"], legs, None, "legs"
     body, _, _ = _ellipse(X, Y, **_BODY)
     yield PART_LABELS["body"], body, None, "body"
@@ -245,10 +244,10 @@ def _pixel_box(spec: BirdSpec, size: int) -> tuple[int, int, int, int]:
     c, s = math.cos(math.radians(spec.tilt)), math.sin(math.radians(spec.tilt))
     x = c * u - s * w + 0.5 + spec.dx
     y = s * u + c * w + 0.5 + spec.dy
-    c0 = max(0, int(math.floor(x.min() * size)) - 1)
-    c1 = min(size, int(math.ceil(x.max() * size)) + 1)
-    r0 = max(0, int(math.floor(y.min() * size)) - 1)
-    r1 = min(size, int(math.ceil(y.max() * size)) + 1)
+    c0 = max(0, math.floor(x.min() * size) - 1)
+    c1 = min(size, math.ceil(x.max() * size) + 1)
+    r0 = max(0, math.floor(y.min() * size) - 1)
+    r1 = min(size, math.ceil(y.max() * size) + 1)
     return r0, r1, c0, c1
 
 
@@ -280,8 +279,8 @@ def render_bird(spec: BirdSpec, size: int, rng: np.random.Generator) -> tuple[np
     mask = np.zeros((size, size), dtype=np.uint8)
     if r1 > r0 and c1 > c0:
         px2, py2 = _grid(size, ss)
-        px = px2[r0 * ss:r1 * ss, c0 * ss:c1 * ss]
-        py = py2[r0 * ss:r1 * ss, c0 * ss:c1 * ss]
+        px = px2[r0 * ss : r1 * ss, c0 * ss : c1 * ss]
+        py = py2[r0 * ss : r1 * ss, c0 * ss : c1 * ss]
         X, Y = _canonical(spec, px, py)
         # Paint colour codes (0 = background), then look colours and labels up in one gather.
         colours: list[np.ndarray] = [np.zeros(3, dtype=np.float32)]

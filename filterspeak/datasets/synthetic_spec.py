@@ -24,10 +24,13 @@ contains another, and the defining phrases span all five parts, colours and patt
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from filterspeak.errors import OptionError
 
 if TYPE_CHECKING:  # pragma: no cover
     from filterspeak.datasets.synthetic import SyntheticConfig
@@ -38,7 +41,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Canonical colour words, in a fixed order.
 COLOURS: tuple[str, ...] = (
-    "red", "blue", "yellow", "black", "white", "brown", "green", "orange", "grey",
+    "red",
+    "blue",
+    "yellow",
+    "black",
+    "white",
+    "brown",
+    "green",
+    "orange",
+    "grey",
 )
 
 #: Reference RGB of each colour word (renderers add a little per-image jitter).
@@ -96,8 +107,7 @@ def _distance(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
 
 #: For each colour, the colours it may be paired with as the secondary of a pattern.
 CONTRASTING: dict[str, tuple[str, ...]] = {
-    c: tuple(d for d in COLOURS if d != c and _distance(PALETTE[c], PALETTE[d]) >= MIN_PATTERN_CONTRAST)
-    for c in COLOURS
+    c: tuple(d for d in COLOURS if d != c and _distance(PALETTE[c], PALETTE[d]) >= MIN_PATTERN_CONTRAST) for c in COLOURS
 }
 
 
@@ -169,8 +179,7 @@ _CATALOGUE_ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 #: Every species the dataset knows, in the order their ids are assigned.
 CLASS_CATALOGUE: tuple[ClassSpec, ...] = tuple(
-    ClassSpec(class_id=i, name=name, definition=definition)
-    for i, (name, definition) in enumerate(_CATALOGUE_ROWS)
+    ClassSpec(class_id=i, name=name, definition=definition) for i, (name, definition) in enumerate(_CATALOGUE_ROWS)
 )
 
 MIN_CLASSES = 12
@@ -180,14 +189,14 @@ MAX_CLASSES = len(CLASS_CATALOGUE)
 def class_specs(num_classes: int) -> tuple[ClassSpec, ...]:
     """The first ``num_classes`` species of the catalogue."""
     if not isinstance(num_classes, (int, np.integer)) or isinstance(num_classes, bool):
-        raise ValueError(f"num_classes must be an integer, got {num_classes!r}")
+        raise OptionError(f"num_classes must be an integer, got {num_classes!r}")
     if num_classes < MIN_CLASSES:
-        raise ValueError(
+        raise OptionError(
             f"num_classes must be at least {MIN_CLASSES} (the planted-birds design needs that "
             f"many species for every defining attribute to be shared), got {num_classes}"
         )
     if num_classes > MAX_CLASSES:
-        raise ValueError(f"num_classes must be at most {MAX_CLASSES}, got {num_classes}")
+        raise OptionError(f"num_classes must be at most {MAX_CLASSES}, got {num_classes}")
     return CLASS_CATALOGUE[:num_classes]
 
 
@@ -322,7 +331,7 @@ def _sample_part(part: str, fixed: list[str], rng: np.random.Generator) -> PartS
 
 def sample_bird(
     class_id: int,
-    config: "SyntheticConfig",
+    config: SyntheticConfig,
     rng: np.random.Generator,
     max_tries: int = 1000,
 ) -> BirdSpec:

@@ -46,7 +46,7 @@ class DeletionTally:
         self.random_drop += float(np.sum(original[:, None] - after_random) / after_random.shape[1])
         self.filters += filters
 
-    def result(self) -> "DeletionResult":
+    def result(self) -> DeletionResult:
         cited = self.cited_drop / max(self.images, 1)
         random = self.random_drop / max(self.images, 1)
         ratio = cited / random if random > 0 else float("inf") if cited > 0 else float("nan")

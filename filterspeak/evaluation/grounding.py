@@ -111,7 +111,9 @@ class PartLocator:
     def add(self, feature_maps: torch.Tensor, masks: np.ndarray) -> None:
         """`feature_maps` (B, F, h, w) and `masks` (B, H, W) part labels of the same images."""
         batch, filters, height, width = feature_maps.shape
-        design = torch.cat([feature_maps.double().permute(0, 2, 3, 1).reshape(-1, filters), torch.ones(batch * height * width, 1, dtype=torch.float64)], 1)
+        design = torch.cat(
+            [feature_maps.double().permute(0, 2, 3, 1).reshape(-1, filters), torch.ones(batch * height * width, 1, dtype=torch.float64)], 1
+        )
         labels = torch.from_numpy(np.asarray(masks))
         shares = torch.stack([(labels == label).double() for label in self.labels], dim=1)  # (B, P, H, W)
         targets = F.adaptive_avg_pool2d(shares, (height, width)).permute(0, 2, 3, 1).reshape(-1, len(self.labels))
@@ -195,7 +197,7 @@ class GroundingTally:
         self.random_hits += float(np.sum((masks == parts[:, None, None]).mean(axis=(1, 2))))
         self.cam_hits += int(np.sum(masks[rows, cam_peaks[:, 0], cam_peaks[:, 1]] == parts))
 
-    def result(self) -> "GroundingResult":
+    def result(self) -> GroundingResult:
         rate = (lambda hits: hits / self.pairs) if self.pairs else (lambda hits: float("nan"))
         baselines = {"centre": rate(self.centre_hits), "random": rate(self.random_hits), "cam": rate(self.cam_hits)}
         cited = self.cited_hits / self.cited_pairs if self.cited_pairs else float("nan")

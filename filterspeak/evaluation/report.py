@@ -77,9 +77,13 @@ def markdown_table(record: EvaluationRecord) -> str:
     lines = ["| metric | value | baseline | target | met |", "|---|---|---|---|---|"]
     targets = record.targets()
     baseline_label = {
-        "grounding_best_baseline": lambda m: f"{_number(m.get('grounding_best_baseline'))} (best of centre {_number(m.get('grounding_centre'))}, "
-        f"random {_number(m.get('grounding_random'))}, CAM {_number(m.get('grounding_cam'))})",
-        "retrieval_class_prior_map": lambda m: f"class prior {_number(m.get('retrieval_class_prior_map'))}, random {_number(m.get('retrieval_random_map'))}",
+        "grounding_best_baseline": lambda m: (
+            f"{_number(m.get('grounding_best_baseline'))} (best of centre {_number(m.get('grounding_centre'))}, "
+            f"random {_number(m.get('grounding_random'))}, CAM {_number(m.get('grounding_cam'))})"
+        ),
+        "retrieval_class_prior_map": lambda m: (
+            f"class prior {_number(m.get('retrieval_class_prior_map'))}, random {_number(m.get('retrieval_random_map'))}"
+        ),
         "retrieval_varying_class_prior_map": lambda m: f"class prior {_number(m.get('retrieval_varying_class_prior_map'))}",
     }
     for key, label, baseline in _ROWS:

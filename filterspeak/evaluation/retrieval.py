@@ -52,7 +52,7 @@ def linear_probe_scores(
 ) -> np.ndarray:
     """(N_test, A) ridge-regression scores of presence from standardised responses."""
     mean, scale = train_responses.mean(axis=0), train_responses.std(axis=0) + 1e-9
-    design = lambda r: np.c_[(r - mean) / scale, np.ones(len(r))]  # noqa: E731
+    design = lambda r: np.c_[(r - mean) / scale, np.ones(len(r))]
     x = design(train_responses)
     penalty = ridge * np.eye(x.shape[1])
     penalty[-1, -1] = 0.0  # the intercept is not shrunk
@@ -96,7 +96,13 @@ def evaluate_retrieval(
         return float(values.mean()) if len(values) else float("nan")
 
     return RetrievalResult(
-        mean(ours), mean(prior), mean(chance), mean(ours[mask]), mean(prior[mask]), len(kept), int(mask.sum()),
+        mean(ours),
+        mean(prior),
+        mean(chance),
+        mean(ours[mask]),
+        mean(prior[mask]),
+        len(kept),
+        int(mask.sum()),
         {phrases[a]: float(v) for a, v in zip(kept, ours)},
         mean(probe),
     )

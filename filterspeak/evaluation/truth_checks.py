@@ -46,9 +46,7 @@ def selective_filter_precision(
     return CheckResult(hits / max(len(selective), 1), int(hits), len(selective))
 
 
-def cited_attribute_precision(
-    explanations: pd.DataFrame, explanation_attributes: pd.DataFrame, image_truth: pd.DataFrame
-) -> CheckResult:
+def cited_attribute_precision(explanations: pd.DataFrame, explanation_attributes: pd.DataFrame, image_truth: pd.DataFrame) -> CheckResult:
     """For correctly classified images, the fraction of cited attributes truly present."""
     correct = explanations.loc[explanations["correct"], "image_id"]
     cited = explanation_attributes[explanation_attributes["image_id"].isin(set(correct))]

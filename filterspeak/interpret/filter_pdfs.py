@@ -16,7 +16,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from filterspeak.errors import OptionError
+
 PriorCorrection = Literal["none", "lift", "pmi"]
+PRIOR_CORRECTIONS: tuple[str, ...] = ("none", "lift", "pmi")
 
 
 def attribute_prior(image_attributes: pd.DataFrame, image_ids: np.ndarray, num_attributes: int) -> np.ndarray:
@@ -47,7 +50,7 @@ def filter_attribute_matrix(
         with np.errstate(divide="ignore"):
             weights = raw * np.clip(np.log(np.where(lift > 0, lift, 1.0)), 0.0, None)
     else:
-        raise ValueError(f"unknown prior_correction {prior_correction!r}: use none, lift or pmi")
+        raise OptionError(f"unknown prior_correction {prior_correction!r}: use none, lift or pmi")
     totals = weights.sum(axis=1, keepdims=True)
     corrected = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
     return corrected, lift

@@ -9,11 +9,10 @@ import pytest
 import torch
 
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.datasets.registry import DatasetParams
 from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.extract_features import extract_features
-from filterspeak.tasks.prepare_dataset import DatasetParams, prepare_dataset
-from filterspeak.tasks.prepare_backbone import prepare_backbone
+from stage_runs import run_backbone, run_dataset, run_extract
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (compares CPU and CUDA extraction)")
 
@@ -23,9 +22,9 @@ PREPROCESSING = Preprocessing()
 
 def test_cuda_extraction_matches_cpu(tmp_path):
     cpu_store = StorePaths(tmp_path / "cpu").ensure()
-    dataset = prepare_dataset(cpu_store, DatasetParams(synthetic=SyntheticConfig(images_per_class=10)), progress=False)
-    backbone = prepare_backbone(cpu_store, dataset, SPEC, PREPROCESSING, device="cpu", progress=False)
-    on_cpu = extract_features(cpu_store, dataset, backbone, SPEC, PREPROCESSING, SPEC.default_layer, device="cpu", progress=False)
+    dataset = run_dataset(cpu_store, DatasetParams(synthetic=SyntheticConfig(images_per_class=10)))
+    backbone = run_backbone(cpu_store, dataset, SPEC, PREPROCESSING, device="cpu")
+    [on_cpu] = run_extract(cpu_store, dataset, backbone, SPEC, PREPROCESSING, [SPEC.default_layer], device="cpu")
 
     cuda_store = StorePaths(tmp_path / "cuda")
     shutil.copytree(cpu_store.root, cuda_store.root)
@@ -34,9 +33,7 @@ def test_cuda_extraction_matches_cpu(tmp_path):
 
     cuda_dataset = load_stage_result(cuda_store, "dataset", dataset.manifest.fingerprint)
     cuda_backbone = load_stage_result(cuda_store, "backbone", backbone.manifest.fingerprint)
-    on_cuda = extract_features(
-        cuda_store, cuda_dataset, cuda_backbone, SPEC, PREPROCESSING, SPEC.default_layer, device="cuda", progress=False
-    )
+    [on_cuda] = run_extract(cuda_store, cuda_dataset, cuda_backbone, SPEC, PREPROCESSING, [SPEC.default_layer], device="cuda")
     assert not on_cuda.reused and on_cuda.manifest.fingerprint == on_cpu.manifest.fingerprint
     for table, columns in [("activations", ["max_response", "mean_response"]), ("predictions", ["probability", "logit"])]:
         a, b = on_cpu.read(table), on_cuda.read(table)
@@ -47,6 +44,6 @@ def test_cuda_extraction_matches_cpu(tmp_path):
 
 def test_training_runs_on_cuda(tmp_path):
     store = StorePaths(tmp_path).ensure()
-    dataset = prepare_dataset(store, DatasetParams(synthetic=SyntheticConfig(images_per_class=10)), progress=False)
-    backbone = prepare_backbone(store, dataset, SPEC, PREPROCESSING, device="cuda", progress=False)
+    dataset = run_dataset(store, DatasetParams(synthetic=SyntheticConfig(images_per_class=10)))
+    backbone = run_backbone(store, dataset, SPEC, PREPROCESSING, device="cuda")
     assert 0.0 <= backbone.metrics["test_accuracy"] <= 1.0

@@ -42,7 +42,7 @@ def test_resnet_decomposition_equals_logit_minus_bias(resnet18, batch):
     weights, bias = head.weight.detach().double().numpy(), head.bias.detach().double().numpy()
     logits = result.logits.double().numpy()
     predicted = logits.argmax(axis=1)
-    alpha = linear_gap_contributions(result.mean_response.double().numpy(), weights, predicted)
+    alpha = linear_gap_contributions(result.gap.double().numpy(), weights, predicted)
     np.testing.assert_allclose(alpha.sum(axis=1), logits[np.arange(4), predicted] - bias[predicted], atol=1e-4)
 
 
@@ -79,7 +79,9 @@ def test_gradient_x_activation_is_exact_for_a_head_linear_in_the_maps(batch):
     logits = result.logits.double().numpy()
     predicted = logits.argmax(axis=1)
     bias = model.classifier.bias.detach().double().numpy()
-    np.testing.assert_allclose(result.contributions.double().numpy().sum(axis=1), logits[np.arange(4), predicted] - bias[predicted], atol=1e-4)
+    np.testing.assert_allclose(
+        result.contributions.double().numpy().sum(axis=1), logits[np.arange(4), predicted] - bias[predicted], atol=1e-4
+    )
 
 
 def test_gradient_x_activation_on_squeezenets_conv_head(batch):

@@ -69,3 +69,21 @@ def test_user_builder(tmp_path, monkeypatch):
     assert BackboneSpec(architecture="my_models:build").name == "build-random"
     with pytest.raises(BackboneError, match="cannot import backbone builder"):
         build_backbone(BackboneSpec(architecture="my_models:missing"))
+
+
+def test_backbone_error_is_a_user_error():
+    from filterspeak.errors import FilterSpeakError
+
+    with pytest.raises(FilterSpeakError, match="unknown backbone 'resnet5O'"):
+        build_backbone(BackboneSpec(architecture="resnet5O"))
+    assert issubclass(BackboneError, ValueError)
+
+
+def test_local_file_keeps_the_imagenet_preprocessing(tmp_path):
+    from filterspeak.backbones.registry import IMAGENET_PREPROCESSING
+
+    path = tmp_path / "squeeze.pth"
+    torch.save(torchvision.models.squeezenet1_0(weights=None).state_dict(), path)
+    preprocessing = BackboneSpec(architecture="squeezenet1_0", weights=str(path)).default_preprocessing(64)
+    assert preprocessing == IMAGENET_PREPROCESSING
+    assert (preprocessing.image_size, preprocessing.resize) == (224, 256)

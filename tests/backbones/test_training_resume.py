@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from training_faults import killed_after_epoch
 
 from filterspeak.backbones import registry, training
 from filterspeak.backbones.concepts import ConceptTargets
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.storage.checkpoints import load_checkpoint
+from training_faults import killed_after_epoch
 
 PREPROCESSING = Preprocessing(image_size=16)
 SPEC = BackboneSpec(architecture="smallcnn", width=4, epochs=4, batch_size=16)
@@ -46,7 +46,7 @@ def test_a_killed_run_resumes_to_the_same_weights(tmp_path, capsys, concepts):
     assert load_checkpoint(checkpoint)["epochs_done"] == 2
 
     resumed, result = _train(checkpoint, concepts)
-    assert "resuming after epoch 2 of 4" in capsys.readouterr().out
+    assert "resuming after epoch 2 of 4" in capsys.readouterr().err  # progress goes to stderr
     for name, tensor in uninterrupted.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
     assert result == expected
@@ -58,7 +58,7 @@ def test_a_corrupted_checkpoint_starts_over(tmp_path, capsys):
     checkpoint = tmp_path / "training.pt"
     checkpoint.write_bytes(b"not a checkpoint")
     _, result = _train(checkpoint)
-    assert "resuming" not in capsys.readouterr().out
+    assert "resuming" not in capsys.readouterr().err
     assert result == expected
 
 
@@ -67,7 +67,8 @@ def test_a_checkpoint_of_another_run_is_ignored(tmp_path, capsys):
     _train(checkpoint)
     other = BackboneSpec(architecture="smallcnn", width=4, epochs=5, batch_size=16)
     torch.manual_seed(0)
-    training.train_classifier(registry.build_backbone(other, 3), other, PREPROCESSING, TRAIN, TEST, torch.device("cpu"),
-                              progress=False, checkpoint=checkpoint)
-    assert "resuming" not in capsys.readouterr().out
+    training.train_classifier(
+        registry.build_backbone(other, 3), other, PREPROCESSING, TRAIN, TEST, torch.device("cpu"), progress=False, checkpoint=checkpoint
+    )
+    assert "resuming" not in capsys.readouterr().err
     assert load_checkpoint(checkpoint)["epochs"] == 5

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from _helpers import FLICKR, load_gold
 
 
@@ -38,9 +39,7 @@ def score(parser, records: list[dict]) -> tuple[float, float, list[str]]:
         n_pred += len(got)
         n_gold += len(gold)
         if got != gold:
-            misses.append(
-                f"  {record['text']!r}\n    missing {sorted(gold - got)}  extra {sorted(got - gold)}"
-            )
+            misses.append(f"  {record['text']!r}\n    missing {sorted(gold - got)}  extra {sorted(got - gold)}")
     precision = tp / n_pred if n_pred else 1.0
     recall = tp / n_gold if n_gold else 1.0
     return precision, recall, misses
@@ -48,8 +47,7 @@ def score(parser, records: list[dict]) -> tuple[float, float, list[str]]:
 
 def report(name: str, records, precision: float, recall: float, misses: list[str]) -> None:
     n_gold = sum(len(r["phrases"]) for r in records)
-    print(f"\n{name}: {len(records)} captions, {n_gold} gold phrases: "
-          f"precision {precision:.3f}, recall {recall:.3f}")
+    print(f"\n{name}: {len(records)} captions, {n_gold} gold phrases: precision {precision:.3f}, recall {recall:.3f}")
     if misses:
         print(f"{len(misses)} captions differ:")
         print("\n".join(misses))
@@ -77,11 +75,15 @@ def test_gold_flickr_lines_match_the_shared_file():
         assert lines[record["line"] - 1] == record["raw"]
 
 
-@pytest.mark.parametrize("name, title, min_precision, min_recall", [
-    ("gold_birds.jsonl", "CUB-style bird captions", 0.90, 0.85),
-    ("gold_birds_holdout.jsonl", "CUB-style bird captions, held out", 0.90, 0.85),
-    ("gold_flickr8k.jsonl", "Flickr8k captions", 0.80, 0.75),
-], ids=["birds", "birds_holdout", "flickr8k"])
+@pytest.mark.parametrize(
+    "name, title, min_precision, min_recall",
+    [
+        ("gold_birds.jsonl", "CUB-style bird captions", 0.90, 0.85),
+        ("gold_birds_holdout.jsonl", "CUB-style bird captions, held out", 0.90, 0.85),
+        ("gold_flickr8k.jsonl", "Flickr8k captions", 0.80, 0.75),
+    ],
+    ids=["birds", "birds_holdout", "flickr8k"],
+)
 def test_gold_scores(parser, name, title, min_precision, min_recall):
     records = load_gold(name)
     precision, recall, misses = score(parser, records)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-
 RULES = [
     # '<modifier>-<part>ed' adjectives describe the part, not the noun after them
     ("a long-tailed bird with a grey back", ["long tail", "grey back"]),
@@ -13,8 +12,7 @@ RULES = [
     ("a white-throated sparrow", ["white throat"]),
     ("two dark haired girls", ["dark hair"]),
     ("a light brown haired woman", ["light brown hair"]),
-    ("A small black and brown long haired dog", ["long hair", "small dog", "black dog",
-                                                 "brown dog"]),
+    ("A small black and brown long haired dog", ["long hair", "small dog", "black dog", "brown dog"]),
     ("the long-haired dog is brown", ["long hair", "brown dog"]),
     ("this bird is red-bellied", ["red belly"]),
     ("a black hooded sweatshirt", ["black sweatshirt", "hooded sweatshirt"]),  # lexicon word
@@ -28,8 +26,7 @@ RULES = [
     ("the bird is black on its back", ["black back"]),
     ("a man in red on a bike", []),  # not a body part
     # subordinate clauses start a new subject
-    ("the crown and nape are black while the throat is white",
-     ["black crown", "black nape", "white throat"]),
+    ("the crown and nape are black while the throat is white", ["black crown", "black nape", "white throat"]),
     ("a man in a red shirt while the dog is happy", ["red shirt", "happy dog"]),
     # predicate with an article, meta nouns
     ("its belly is a bright white", ["white belly"]),

@@ -6,8 +6,8 @@ import json
 
 import pandas as pd
 import pytest
-from _helpers import FIXTURES, FLICKR
 
+from _helpers import FIXTURES, FLICKR
 from filterspeak.captions.sources import (
     CAPTION_COLUMNS,
     FORMATS,
@@ -26,7 +26,7 @@ def check_frame(frame: pd.DataFrame) -> None:
 
 def test_formats_listed_and_unknown_format_message():
     assert FORMATS == ("cub", "coco", "flickr8k", "jsonl", "csv")
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="'yaml'") as info:
         read_captions(FIXTURES / "csv" / "captions.csv", "yaml")
     msg = str(info.value)
     assert "'yaml'" in msg and all(f in msg for f in FORMATS)
@@ -39,9 +39,7 @@ def test_cub_reed_layout():
         assert errors == []
         assert len(frame) == 10 + 3 + 3  # the blank line in one file is not a caption
         first = frame.iloc[0]
-        assert first["image_key"] == (
-            "001.Black_footed_Albatross/Black_Footed_Albatross_0001_796111.jpg"
-        )
+        assert first["image_key"] == ("001.Black_footed_Albatross/Black_Footed_Albatross_0001_796111.jpg")
         assert first["text"] == "a large bird with a long hooked bill and dark brown wings"
         assert first["source_line"] == 1
         after_blank = frame[frame["image_key"].str.endswith("_0002_55.jpg")]
@@ -50,7 +48,7 @@ def test_cub_reed_layout():
 
 
 def test_cub_missing_or_wrong_folder(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="CUB caption folder not found: .*nope"):
         read_captions(tmp_path / "nope", "cub")
     (tmp_path / "empty").mkdir()
     with pytest.raises(CaptionSourceError, match="text_c10"):
@@ -60,15 +58,12 @@ def test_cub_missing_or_wrong_folder(tmp_path):
 def test_cub_stray_file_and_invalid_utf8(tmp_path):
     cls = tmp_path / "text_c10" / "002.Laysan_Albatross"
     cls.mkdir(parents=True)
-    (cls / "Laysan_Albatross_0001_545.txt").write_bytes(
-        b"a white bird with grey wings\nbad \xff\xfe bytes here\na long yellow bill\n"
-    )
+    (cls / "Laysan_Albatross_0001_545.txt").write_bytes(b"a white bird with grey wings\nbad \xff\xfe bytes here\na long yellow bill\n")
     (tmp_path / "text_c10" / "README.txt").write_text("not a caption file\n")
     frame, errors = read_captions(tmp_path, "cub")
     assert frame["text"].tolist() == ["a white bird with grey wings", "a long yellow bill"]
     assert frame["source_line"].tolist() == [1, 3]
-    assert {"item": "002.Laysan_Albatross/Laysan_Albatross_0001_545.txt:2",
-            "reason": "invalid UTF-8 at line 2"} in errors
+    assert {"item": "002.Laysan_Albatross/Laysan_Albatross_0001_545.txt:2", "reason": "invalid UTF-8 at line 2"} in errors
     assert {"item": "README.txt", "reason": "caption file outside a class folder"} in errors
 
 
@@ -76,11 +71,9 @@ def test_coco_captions_json():
     frame, errors = read_captions(FIXTURES / "coco" / "captions_val2014_sample.json", "coco")
     check_frame(frame)
     assert len(frame) == 4
-    assert frame["image_key"].tolist() == ["COCO_val2014_000000000042.jpg"] * 2 + [
-        "COCO_val2014_000000000073.jpg"] * 2
+    assert frame["image_key"].tolist() == ["COCO_val2014_000000000042.jpg"] * 2 + ["COCO_val2014_000000000073.jpg"] * 2
     assert frame["source_line"].tolist() == [1, 2, 3, 4]
-    assert errors == [{"item": "annotation 1005 (image_id 999)",
-                       "reason": "caption for unknown image"}]
+    assert errors == [{"item": "annotation 1005 (image_id 999)", "reason": "caption for unknown image"}]
 
 
 def test_coco_bad_documents(tmp_path):
@@ -105,12 +98,14 @@ def test_coco_bad_documents(tmp_path):
     frame, errors = read_captions(bad, "coco")
     assert frame["text"].tolist() == ["a r\u00e9d bird", "string id matches too"]
     reasons = sorted(e["reason"] for e in errors)
-    assert reasons == ["annotation is not an object", "annotation without a caption",
-                       "image without an id or a file_name"]
+    assert reasons == ["annotation is not an object", "annotation without a caption", "image without an id or a file_name"]
     # raw invalid UTF-8 inside a caption: that caption is skipped, not the file
-    raw = json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}],
-                      "annotations": [{"image_id": 1, "id": 1, "caption": "XX"},
-                                      {"image_id": 1, "id": 2, "caption": "fine"}]}).encode()
+    raw = json.dumps(
+        {
+            "images": [{"id": 1, "file_name": "a.jpg"}],
+            "annotations": [{"image_id": 1, "id": 1, "caption": "XX"}, {"image_id": 1, "id": 2, "caption": "fine"}],
+        }
+    ).encode()
     bad.write_bytes(raw.replace(b"XX", b"\xc3\x28"))
     frame, errors = read_captions(bad, "coco")
     assert frame["text"].tolist() == ["fine"]
@@ -128,14 +123,7 @@ def test_flickr8k_token_file():
 
 def test_flickr8k_bad_lines(tmp_path):
     path = tmp_path / "tokens.txt"
-    path.write_bytes(
-        b"a.jpg#0\tA dog runs .\r\n"
-        b"no tab on this line\n"
-        b"\n"
-        b"b.jpg#1\tA \xe9 latin-1 byte\n"
-        b"c.jpg#2\t\n"
-        b"d.jpg#3\tA cat sleeps ."
-    )
+    path.write_bytes(b"a.jpg#0\tA dog runs .\r\nno tab on this line\n\nb.jpg#1\tA \xe9 latin-1 byte\nc.jpg#2\t\nd.jpg#3\tA cat sleeps .")
     frame, errors = read_captions(path, "flickr")  # alias
     assert frame["image_key"].tolist() == ["a.jpg", "c.jpg", "d.jpg"]
     assert frame["text"].tolist() == ["A dog runs .", "", "A cat sleeps ."]
@@ -150,8 +138,7 @@ def test_jsonl():
     frame, errors = read_captions(FIXTURES / "jsonl" / "captions.jsonl", "jsonl")
     check_frame(frame)
     assert errors == []
-    assert frame["image_key"].tolist() == [
-        "images/0001.jpg", "images/0001.jpg", "2", "images/0003.jpg", "images/0003.jpg"]
+    assert frame["image_key"].tolist() == ["images/0001.jpg", "images/0001.jpg", "2", "images/0003.jpg", "images/0003.jpg"]
     assert frame["source_line"].tolist() == [1, 2, 3, 4, 4]
     assert frame["text"].iloc[3] == "a blue bird with a long tail"
 
@@ -204,7 +191,7 @@ def test_csv_variants_and_errors(tmp_path):
     nohead.write_text("a.jpg,a red bird\n")
     with pytest.raises(CaptionSourceError, match="image column"):
         read_captions(nohead, "csv")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="caption file not found: .*missing.csv"):
         read_captions(tmp_path / "missing.csv", "csv")
 
 

@@ -15,7 +15,7 @@ def _frame(spec):
     for phrase, per_image in spec.items():
         modifier, noun = phrase.rsplit(" ", 1)
         for image_id, n in per_image.items():
-            rows += [dict(image_id=image_id, phrase=phrase, modifier=modifier, noun=noun)] * n
+            rows += [{"image_id": image_id, "phrase": phrase, "modifier": modifier, "noun": noun}] * n
     return pd.DataFrame(rows, columns=["image_id", "phrase", "modifier", "noun"])
 
 
@@ -42,7 +42,12 @@ def test_exact_ids_and_document_frequency(phrases):
     assert list(v.columns) == ["attribute_id", "phrase", "modifier", "noun", "document_frequency"]
     assert v["attribute_id"].dtype == np.int64 and v["document_frequency"].dtype == np.int64
     assert v["phrase"].tolist() == [
-        "red crown", "black wing", "blue beak", "white belly", "light brown back", "striped tail"
+        "red crown",
+        "black wing",
+        "blue beak",
+        "white belly",
+        "light brown back",
+        "striped tail",
     ]  # df desc, then phrase asc (black wing < blue beak at df 4)
     assert v["attribute_id"].tolist() == [0, 1, 2, 3, 4, 5]
     assert v["document_frequency"].tolist() == [6, 4, 4, 3, 2, 1]
@@ -75,21 +80,21 @@ def test_stable_under_row_order(phrases):
 
 
 def test_bad_arguments(phrases):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="min_df must be an integer >= 1, got 0"):
         build_vocabulary(phrases, min_df=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_size must be None or an integer >= 0, got -1"):
         build_vocabulary(phrases, max_size=-1)
     with pytest.raises(ValueError, match="noun"):
         build_vocabulary(phrases.drop(columns=["noun"]))
     v = build_vocabulary(phrases, min_df=1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="weighting must be .*'tfidf'"):
         image_attribute_counts(phrases, v, weighting="tfidf")
 
 
 def test_empty_input():
     empty = _frame({})
     v = build_vocabulary(empty, min_df=1)
-    assert v.empty and list(v.columns)[0] == "attribute_id"
+    assert v.empty and next(iter(v.columns)) == "attribute_id"
     assert v["attribute_id"].dtype == np.int64
     c = image_attribute_counts(empty, v)
     assert c.empty and list(c.columns) == ["image_id", "attribute_id", "count", "probability"]
@@ -103,7 +108,7 @@ def test_negated_rows_are_ignored(phrases):
 
 def test_counts_probabilities(phrases):
     v = build_vocabulary(phrases, min_df=2)  # red crown 0, black wing 1, blue beak 2,
-    c = image_attribute_counts(phrases, v)   # white belly 3, light brown back 4
+    c = image_attribute_counts(phrases, v)  # white belly 3, light brown back 4
     assert list(c.columns) == ["image_id", "attribute_id", "count", "probability"]
     assert c["attribute_id"].dtype == np.int64 and c["count"].dtype == np.int64
     assert c["probability"].dtype == np.float64
@@ -117,8 +122,7 @@ def test_counts_probabilities(phrases):
     sums = c.groupby("image_id")["probability"].sum()
     assert np.allclose(sums.to_numpy(), 1.0)
     # sorted by image then attribute
-    assert list(zip(c["image_id"], c["attribute_id"])) == sorted(zip(c["image_id"],
-                                                                     c["attribute_id"]))
+    assert list(zip(c["image_id"], c["attribute_id"])) == sorted(zip(c["image_id"], c["attribute_id"]))
 
 
 def test_presence_probabilities(phrases):
@@ -159,7 +163,7 @@ def test_end_to_end_with_parser(monkeypatch):
     }
     parser = CaptionParser()
     rows = [
-        dict(image_id=img, phrase=p.text, modifier=p.modifier, noun=p.noun)
+        {"image_id": img, "phrase": p.text, "modifier": p.modifier, "noun": p.noun}
         for img, caps in captions.items()
         for cap, phrases in zip(caps, parser.parse_many(caps))
         for p in phrases

@@ -11,7 +11,7 @@ from PIL import Image
 from filterspeak.backbones.images import load_image
 from filterspeak.datasets.registry import DatasetParams
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.prepare_dataset import prepare_dataset
+from stage_runs import run_dataset
 
 
 def _missing(path):
@@ -52,7 +52,7 @@ def test_bad_image_is_skipped_and_recorded(tmp_path, case):
     names = [f"a/good_{i}.jpg" for i in range(3)] + ["a/bad.jpg"]
     captions.write_text("".join(json.dumps({"image": n, "caption": "a red bird"}) + "\n" for n in names))
     params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format="jsonl")
-    result = prepare_dataset(StorePaths(tmp_path / "store").ensure(), params, progress=False)
+    result = run_dataset(StorePaths(tmp_path / "store").ensure(), params)
     images = result.read("images")
     assert sorted(p.rsplit("/", 1)[1] for p in images["path"]) == ["good_0.jpg", "good_1.jpg", "good_2.jpg"]
     errors = result.read("errors")
@@ -107,7 +107,9 @@ def _cub_layout(root, files: list[str]) -> None:
         caption.write_text("a red bird\na red crown\n")
     (root / "images.txt").write_text("".join(f"{i} {p}\n" for i, p in enumerate(files, start=1)))
     (root / "classes.txt").write_text("".join(f"{i} {c}\n" for i, c in enumerate(classes, start=1)))
-    (root / "image_class_labels.txt").write_text("".join(f"{i} {classes.index(p.split('/')[0]) + 1}\n" for i, p in enumerate(files, start=1)))
+    (root / "image_class_labels.txt").write_text(
+        "".join(f"{i} {classes.index(p.split('/')[0]) + 1}\n" for i, p in enumerate(files, start=1))
+    )
     (root / "train_test_split.txt").write_text("".join(f"{i} {i % 2}\n" for i in range(1, len(files) + 1)))
     (root / "attributes.txt").write_text("1 has_wing_color::red\n2 has_wing_color::blue\n")
     (root / "attributes").mkdir()
@@ -121,7 +123,7 @@ def test_missing_image_file_is_skipped_and_recorded(tmp_path):
     files = ["001.Red_Bird/red_1.jpg", "001.Red_Bird/red_2.jpg", "002.Blue_Bird/blue_1.jpg"]
     _cub_layout(root, files)
     (root / "images" / files[1]).unlink()
-    result = prepare_dataset(StorePaths(tmp_path / "store").ensure(), DatasetParams(name="cub", data_dir=str(root)), progress=False)
+    result = run_dataset(StorePaths(tmp_path / "store").ensure(), DatasetParams(name="cub", data_dir=str(root)))
     errors = result.read("errors")
     assert errors.values.tolist() == [[f"image 1 ({root / 'images' / files[1]})", "image file not found"]]
     images = result.read("images")
@@ -142,7 +144,7 @@ def test_unusual_images_are_kept_by_the_dataset_stage_and_read_as_rgb(tmp_path):
     captions = tmp_path / "c.jsonl"
     captions.write_text("".join(json.dumps({"image": f"a/{n}", "caption": "a red bird"}) + "\n" for n in names))
     params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format="jsonl")
-    result = prepare_dataset(StorePaths(tmp_path / "store").ensure(), params, progress=False)
+    result = run_dataset(StorePaths(tmp_path / "store").ensure(), params)
     assert result.read("errors").empty
     images = result.read("images")
     assert sorted(p.rsplit("/", 1)[1] for p in images["path"]) == names

@@ -43,7 +43,7 @@ def _write_cub_200_2011(root: Path, with_reed: bool) -> None:
     (root / "images" / "001.Red_Bird").mkdir(parents=True)
     (root / "images" / "002.Blue_Bird").mkdir(parents=True)
     files = ["001.Red_Bird/red_1.jpg", "001.Red_Bird/red_2.jpg", "002.Blue_Bird/blue_1.jpg"]
-    for number, relative in enumerate(files, start=1):
+    for _number, relative in enumerate(files, start=1):
         Image.new("RGB", (8, 8), (200, 0, 0) if "red" in relative else (0, 0, 200)).save(root / "images" / relative)
     (root / "images.txt").write_text("".join(f"{i} {p}\n" for i, p in enumerate(files, start=1)))
     (root / "classes.txt").write_text("1 001.Red_Bird\n2 002.Blue_Bird\n")
@@ -53,9 +53,7 @@ def _write_cub_200_2011(root: Path, with_reed: bool) -> None:
     (root / "attributes").mkdir()
     (root / "attributes" / "class_attribute_labels_continuous.txt").write_text("0 100 100\n100 0 100\n")
     # image 1 and 2: red wings; image 3: blue wings (per-image labels win over class percentages)
-    (root / "attributes" / "image_attribute_labels.txt").write_text(
-        "1 1 0 3 1.0\n1 2 1 3 1.0\n2 2 1 3 1.0\n3 1 1 3 1.0\n3 3 1 3 1.0\n"
-    )
+    (root / "attributes" / "image_attribute_labels.txt").write_text("1 1 0 3 1.0\n1 2 1 3 1.0\n2 2 1 3 1.0\n3 1 1 3 1.0\n3 3 1 3 1.0\n")
     if with_reed:
         for relative in files:
             target = (root / "text_c10" / relative).with_suffix(".txt")

@@ -11,7 +11,7 @@ from filterspeak.datasets.cub import DatasetError
 from filterspeak.datasets.folder import load_folder
 from filterspeak.datasets.registry import DatasetParams
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.prepare_dataset import prepare_dataset
+from stage_runs import run_dataset
 
 
 @pytest.fixture
@@ -40,8 +40,13 @@ def test_folder_dataset_matches_captions_and_records_the_rest(folder):
     assert dataset.classes["name"].tolist() == ["cardinal", "jay"]
     assert dataset.images["class_id"].tolist() == [0, 0, 0, 1, 1, 1]
     by_image = dataset.captions.groupby("image_id")["text"].apply(list).to_dict()
-    assert by_image == {0: ["a red bird with a red crown"], 1: ["the crown is red"], 3: ["a blue bird with a white breast"],
-                        4: ["blue wings"], 5: ["a blue crest"]}
+    assert by_image == {
+        0: ["a red bird with a red crown"],
+        1: ["the crown is red"],
+        3: ["a blue bird with a white breast"],
+        4: ["blue wings"],
+        5: ["a blue crest"],
+    }
     assert sorted(dataset.errors["reason"]) == ["caption for unknown image", "image has no captions"]
     assert "cardinal/cardinal_2.png" in " ".join(dataset.errors["item"])
     assert set(dataset.images["split"]) <= {"train", "test"}
@@ -51,7 +56,7 @@ def test_folder_dataset_matches_captions_and_records_the_rest(folder):
 def test_folder_dataset_through_the_stage_writes_errors(folder, tmp_path):
     root, captions = folder
     params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format="jsonl")
-    result = prepare_dataset(StorePaths(tmp_path / "store").ensure(), params, progress=False)
+    result = run_dataset(StorePaths(tmp_path / "store").ensure(), params)
     assert result.metrics["images"] == 6 and result.metrics["errors"] == 2
     assert result.read("captions")["origin"].unique().tolist() == ["human"]
     assert len(result.read("errors")) == 2
@@ -77,10 +82,14 @@ def _write_captions(tmp_path, caption_format: str, pairs: list[tuple[str, str]])
     elif caption_format == "coco":
         path = tmp_path / "c.json"
         keys = sorted({key for key, _ in pairs})
-        path.write_text(json.dumps({
-            "images": [{"id": i, "file_name": key} for i, key in enumerate(keys)],
-            "annotations": [{"image_id": keys.index(key), "caption": text} for key, text in pairs],
-        }))
+        path.write_text(
+            json.dumps(
+                {
+                    "images": [{"id": i, "file_name": key} for i, key in enumerate(keys)],
+                    "annotations": [{"image_id": keys.index(key), "caption": text} for key, text in pairs],
+                }
+            )
+        )
     else:  # cub: text_c10/<class folder>/<image stem>.txt
         path = tmp_path / "text_c10"
         for key, text in pairs:
@@ -94,11 +103,14 @@ def _write_captions(tmp_path, caption_format: str, pairs: list[tuple[str, str]])
 @pytest.mark.parametrize("caption_format", ["cub", "coco", "flickr8k", "jsonl", "csv"])
 def test_build_accepts_every_caption_format(folder, tmp_path, caption_format):
     root, _ = folder
-    pairs = [(f"{cls}/{cls}_{i}.png", f"a {colour} bird with a {colour} crown")
-             for cls, colour in (("cardinal", "red"), ("jay", "blue")) for i in range(3)]
+    pairs = [
+        (f"{cls}/{cls}_{i}.png", f"a {colour} bird with a {colour} crown")
+        for cls, colour in (("cardinal", "red"), ("jay", "blue"))
+        for i in range(3)
+    ]
     captions = _write_captions(tmp_path, caption_format, pairs)
     params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format=caption_format)
-    result = prepare_dataset(StorePaths(tmp_path / "store").ensure(), params, progress=False)
+    result = run_dataset(StorePaths(tmp_path / "store").ensure(), params)
     table = result.read("captions").merge(result.read("images"), on="image_id")
     assert len(table) == 6 and result.metrics["errors"] == 0
     assert all(("red" in text) == (class_id == 0) for text, class_id in zip(table["text"], table["class_id"]))
@@ -108,13 +120,18 @@ def test_caption_file_that_is_not_utf8_loses_only_its_bad_lines(folder, tmp_path
     """A Latin-1 caption file through the dataset stage: each undecodable line is an `errors` row
     (so is the image left without captions); every other caption is kept."""
     root, _ = folder
-    rows = [("cardinal/cardinal_0.png", "a red bird"), ("cardinal/cardinal_1.png", "a red crown"),
-            ("cardinal/cardinal_2.png", "a crème-coloured breast"), ("jay/jay_0.png", "a blue bird"),
-            ("jay/jay_1.png", "blue wings"), ("jay/jay_2.png", "a blue crest")]
+    rows = [
+        ("cardinal/cardinal_0.png", "a red bird"),
+        ("cardinal/cardinal_1.png", "a red crown"),
+        ("cardinal/cardinal_2.png", "a crème-coloured breast"),
+        ("jay/jay_0.png", "a blue bird"),
+        ("jay/jay_1.png", "blue wings"),
+        ("jay/jay_2.png", "a blue crest"),
+    ]
     captions = tmp_path / "latin1.csv"
     captions.write_bytes(("image,caption\n" + "".join(f"{key},{text}\n" for key, text in rows)).encode("latin-1"))
     params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format="csv")
-    result = prepare_dataset(StorePaths(tmp_path / "store").ensure(), params, progress=False)
+    result = run_dataset(StorePaths(tmp_path / "store").ensure(), params)
     errors = sorted(map(tuple, result.read("errors").values.tolist()))
     assert errors == [("image cardinal/cardinal_2.png", "image has no captions"), ("latin1.csv:4", "invalid UTF-8 at line 4")]
     kept = result.read("captions").merge(result.read("images"), on="image_id")

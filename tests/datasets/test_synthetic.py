@@ -37,18 +37,14 @@ from filterspeak.datasets.synthetic_spec import (
 
 SMALL = SyntheticConfig(seed=3, num_classes=12, images_per_class=4, image_size=64)
 
-_COLOUR_RE = "|".join(COLOURS + ("gray",))
+_COLOUR_RE = "|".join((*COLOURS, "gray"))
 _NOUN_RE = "wings|wing|crown|beak|bill|breast|chest|tail"
 _INTENS = r"(?:(?:bright|vivid|deep) )?"
 _PAT = r"(?:striped |spotted )?"
 # "<c> [and <c>] [pattern] <noun>", "<pattern> <c> [and <c>] <noun>",
 # "<noun> [that] is|are [intens] [pattern] <c> [and <c>]"
-_ATTRIBUTIVE = re.compile(
-    rf"\b{_PAT}{_INTENS}({_COLOUR_RE})(?: and ({_COLOUR_RE}))? {_PAT}({_NOUN_RE})\b"
-)
-_PREDICATE = re.compile(
-    rf"\b({_NOUN_RE}) (?:that )?(?:is|are) {_INTENS}{_PAT}({_COLOUR_RE})(?: and ({_COLOUR_RE}))?\b"
-)
+_ATTRIBUTIVE = re.compile(rf"\b{_PAT}{_INTENS}({_COLOUR_RE})(?: and ({_COLOUR_RE}))? {_PAT}({_NOUN_RE})\b")
+_PREDICATE = re.compile(rf"\b({_NOUN_RE}) (?:that )?(?:is|are) {_INTENS}{_PAT}({_COLOUR_RE})(?: and ({_COLOUR_RE}))?\b")
 _NOUN = {"wings": "wing", "bill": "beak", "chest": "breast"}
 
 
@@ -94,26 +90,26 @@ def test_too_few_classes_is_a_clear_value_error(n):
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    "kwargs, message",
     [
-        {"num_classes": MAX_CLASSES + 1},
-        {"images_per_class": 0},
-        {"test_fraction": 1.0},
-        {"test_fraction": -0.1},
-        {"caption_noise": 1.5},
-        {"captions_per_image": 0},
-        {"image_size": 8},
-        {"seed": -1},
+        ({"num_classes": MAX_CLASSES + 1}, f"num_classes must be at most {MAX_CLASSES}, got {MAX_CLASSES + 1}"),
+        ({"images_per_class": 0}, "images_per_class must be >= 1, got 0"),
+        ({"test_fraction": 1.0}, "test_fraction must be in [0, 1), got 1.0"),
+        ({"test_fraction": -0.1}, "test_fraction must be in [0, 1), got -0.1"),
+        ({"caption_noise": 1.5}, "caption_noise must be in [0, 1], got 1.5"),
+        ({"captions_per_image": 0}, "captions_per_image must be >= 1, got 0"),
+        ({"image_size": 8}, "image_size must be >= 32 pixels, got 8"),
+        ({"seed": -1}, "seed must be a non-negative integer, got -1"),
     ],
 )
-def test_invalid_config_values(kwargs):
-    with pytest.raises(ValueError):
+def test_invalid_config_values(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         SyntheticConfig(**kwargs)
 
 
 def test_defaults():
     cfg = SyntheticConfig()
-    assert (cfg.num_classes, cfg.images_per_class, cfg.image_size) == (16, 150, 64)
+    assert (cfg.num_classes, cfg.images_per_class, cfg.image_size) == (16, 200, 64)
     assert cfg.captions_per_image >= 5 and cfg.caption_noise == 0.05 and cfg.test_fraction == 0.3
 
 
@@ -249,9 +245,7 @@ def test_same_config_gives_identical_bytes_and_tables(small, tmp_path):
 
 
 def test_other_seed_gives_other_data(small, tmp_path):
-    other = generate_synthetic(
-        SyntheticConfig(seed=4, num_classes=12, images_per_class=4, image_size=64), tmp_path / "c"
-    )
+    other = generate_synthetic(SyntheticConfig(seed=4, num_classes=12, images_per_class=4, image_size=64), tmp_path / "c")
     a = (small.root / "images/00000.png").read_bytes()
     b = (other.root / "images/00000.png").read_bytes()
     assert a != b
@@ -327,21 +321,21 @@ def test_render_bird_standalone():
     assert np.array_equal(mask1, mask2)  # the pose belongs to the spec
     assert not np.array_equal(img1, img2)  # background / jitter / noise belong to the rng
     img3, mask3 = render_bird(spec, 64, np.random.default_rng(1))
-    assert np.array_equal(img1, img3)
+    assert np.array_equal(img1, img3) and np.array_equal(mask1, mask3)
     big, big_mask = render_bird(spec, 128, np.random.default_rng(1))
     assert big.shape == (128, 128, 3)
     assert {PART_LABELS[p] for p in PARTS} <= set(np.unique(big_mask).tolist())
 
 
 def test_left_and_right_facing_are_mirrored():
-    base = dict(
-        class_id=0,
-        crown=PartSpec("red"),
-        beak=PartSpec("black"),
-        breast=PartSpec("yellow", "spotted", "black"),
-        wing=PartSpec("blue", "striped", "white"),
-        tail=PartSpec("grey"),
-    )
+    base = {
+        "class_id": 0,
+        "crown": PartSpec("red"),
+        "beak": PartSpec("black"),
+        "breast": PartSpec("yellow", "spotted", "black"),
+        "wing": PartSpec("blue", "striped", "white"),
+        "tail": PartSpec("grey"),
+    }
     _, right = render_bird(BirdSpec(**base, facing="right"), 64, np.random.default_rng(0))
     _, left = render_bird(BirdSpec(**base, facing="left"), 64, np.random.default_rng(0))
     beak_r = np.argwhere(right == PART_LABELS["beak"])[:, 1].mean()
@@ -356,15 +350,14 @@ def test_left_and_right_facing_are_mirrored():
 
 
 def test_part_spec_validation():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown colour 'purple'"):
         PartSpec("purple")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a patterned part needs a secondary colour"):
         PartSpec("red", "striped")  # no secondary
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="bad secondary colour 'red'"):
         PartSpec("red", "striped", "red")
-    with pytest.raises(ValueError):
-        BirdSpec(0, PartSpec("red", "striped", "blue"), PartSpec("black"), PartSpec("red"),
-                 PartSpec("red"), PartSpec("red"))
+    with pytest.raises(ValueError, match="crown cannot be patterned"):
+        BirdSpec(0, PartSpec("red", "striped", "blue"), PartSpec("black"), PartSpec("red"), PartSpec("red"), PartSpec("red"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,8 +408,23 @@ def test_caption_variety(tmp_path):
         texts += make_captions(spec, 5, cfg.caption_noise, cap_rng)
     joined = " ".join(texts).lower()
     for needle in (
-        " bill", " chest", " wings", " wing ", "gray", "bright ", "deep ", " that is ", " that are ",
-        " is ", " are ", "striped", "spotted", " with ", "its ", "perched on a branch", "blurry",
+        " bill",
+        " chest",
+        " wings",
+        " wing ",
+        "gray",
+        "bright ",
+        "deep ",
+        " that is ",
+        " that are ",
+        " is ",
+        " are ",
+        "striped",
+        "spotted",
+        " with ",
+        "its ",
+        "perched on a branch",
+        "blurry",
     ):
         assert needle in joined, needle
     assert re.search(rf"\b({_COLOUR_RE}) and ({_COLOUR_RE}) (striped |spotted )?wings?\b", joined)

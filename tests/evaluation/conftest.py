@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from filterspeak.flows.build import BuildReport, build
-from filterspeak.flows.config import BuildOptions
+from filterspeak.options import BuildOptions
 
 
 @pytest.fixture(scope="session")

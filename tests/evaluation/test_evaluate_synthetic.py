@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from filterspeak.flows.cli import main
-from filterspeak.storage.builds import load_build_record
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.evaluate_build import BuildStages, evaluate_stages
+from filterspeak.tasks.evaluate_build import evaluate_stages
+from filterspeak.tasks.graph import BuildView, open_build
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +28,7 @@ FLOORS = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class ShuffledAttributes(BuildStages):
+class ShuffledAttributes(BuildView):
     """A broken method: each filter's distribution moved onto other attributes."""
 
     @property
@@ -38,7 +37,7 @@ class ShuffledAttributes(BuildStages):
         return pdf[:, np.random.default_rng(0).permutation(pdf.shape[1])]
 
 
-def _shuffled(stages: BuildStages) -> ShuffledAttributes:
+def _shuffled(stages: BuildView) -> ShuffledAttributes:
     return ShuffledAttributes(**{f.name: getattr(stages, f.name) for f in dataclasses.fields(stages)})
 
 
@@ -74,8 +73,8 @@ def test_metrics_clear_their_floors(evaluated):
 def test_shuffled_attributes_fail_the_floors(evaluated):
     store, _, metrics = evaluated
     paths = StorePaths.at(store)
-    base = BuildStages.of(paths, load_build_record(paths))
-    known = BuildStages.of(paths, load_build_record(paths, metrics["context"]["known_filter_backbone"]))
+    base = open_build(paths)
+    known = open_build(paths, metrics["context"]["known_filter_backbone"])
     broken = evaluate_stages(_shuffled(base), "cpu", _shuffled(known), references=False)
     print(broken.known, broken.grounding, broken.retrieval.map)
     assert broken.known.top1 < FLOORS["known_filter_top1"]
@@ -87,7 +86,15 @@ def test_shuffled_attributes_fail_the_floors(evaluated):
 def test_evaluate_prints_the_table_and_writes_the_json_keys(evaluated):
     _, printed, saved = evaluated
     assert "| Known-filter top-1 |" in printed and "| Deletion ratio (cited / random) |" in printed
-    for key in ("known_filter_top1", "known_filter_auprc", "grounding_accuracy", "grounding_best_baseline", "retrieval_map",
-                "retrieval_class_prior_map", "deletion_ratio", "randomization_overlap"):
+    for key in (
+        "known_filter_top1",
+        "known_filter_auprc",
+        "grounding_accuracy",
+        "grounding_best_baseline",
+        "retrieval_map",
+        "retrieval_class_prior_map",
+        "deletion_ratio",
+        "randomization_overlap",
+    ):
         assert isinstance(saved[key], float), key
     assert set(saved["targets"]) >= {"known_filter_top1", "deletion_ratio", "randomization_overlap"}

@@ -72,7 +72,9 @@ def test_grounding_tally_and_baselines():
     masks[:, :2, :2] = 1  # part 1 in the top-left quarter
     masks[:, 2, 2] = 2  # part 2 covers the centre pixel
     tally = grounding.GroundingTally()
-    tally.add(masks, np.array([1, 2]), peaks=np.array([[0, 0], [0, 0]]), cam_peaks=np.array([[3, 3], [2, 2]]), cited=np.array([True, False]))
+    tally.add(
+        masks, np.array([1, 2]), peaks=np.array([[0, 0], [0, 0]]), cam_peaks=np.array([[3, 3], [2, 2]]), cited=np.array([True, False])
+    )
     result = tally.result()
     assert result.accuracy == pytest.approx(0.5)
     assert (result.cited_accuracy, result.cited_pairs) == (1.0, 1)

@@ -19,6 +19,7 @@ from filterspeak.flows.cli import main
 from filterspeak.storage.cache import run_stage
 from filterspeak.storage.catalog import publish, query, rebuild_catalog
 from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks.graph import TABLES, VIEWS
 
 TINY = ["--num-classes", "12", "--images-per-class", "4", "--width", "4", "--epochs", "1", "--device", "cpu", "--no-progress"]
 
@@ -30,8 +31,8 @@ def _catalog_store(root: Path) -> StorePaths:
     def compute(output):
         output.write("classes", pd.DataFrame({"class_id": [0, 1], "name": ["cardinal", "jay"]}))
 
-    publish(paths, [run_stage(paths, "dataset", {"v": 1}, compute)])
-    rebuild_catalog(paths)
+    publish(paths, [run_stage(paths, "dataset", {"v": 1}, compute, TABLES)])
+    rebuild_catalog(paths, TABLES, VIEWS)
     return paths
 
 
@@ -115,7 +116,9 @@ def test_read_only_store_answers_sql_and_refuses_a_build_in_one_line(tmp_path):
 
     refused = _read_only_run(paths.root, ["build", "--store", str(paths.root), *TINY])
     assert refused.returncode == 2
-    assert refused.stderr.splitlines() == [f"filterspeak: error: cannot write the store at {paths.root}: it is read-only (`filterspeak sql` can still read it)"]
+    assert refused.stderr.splitlines() == [
+        f"filterspeak: error: cannot write the store at {paths.root}: it is read-only (`filterspeak sql` can still read it)"
+    ]
     assert sorted(str(p.relative_to(paths.root)) for p in paths.root.rglob("*")) == before  # nothing written
 
 
@@ -128,3 +131,67 @@ def test_store_in_a_read_only_folder_is_refused_in_one_line(tmp_path):
     assert line.startswith(f"filterspeak: error: cannot write the store at {parent / 'store'}: ")
     assert line.endswith(("Permission denied", "Read-only file system"))
     assert not (parent / "store").exists()
+
+
+def _user_error_run(argv: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "filterspeak.flows.cli", *argv], check=False, capture_output=True, text=True, timeout=300)
+
+
+def test_user_error_from_the_command_line_is_exit_2_and_one_line(tmp_path):
+    refused = _user_error_run(["sql", "--store", str(tmp_path / "store"), "SELECT * FROM classes"])
+    assert refused.returncode == 2 and refused.stdout == ""
+    [line] = refused.stderr.splitlines()
+    assert line.startswith(f"filterspeak: error: no catalog at {tmp_path / 'store'}")
+
+
+def test_a_wrong_option_is_argparse_usage_and_exit_2(capsys):
+    with pytest.raises(SystemExit, match="^2$"):
+        main(["build", "--epochs", "many"])
+    assert "invalid int value: 'many'" in capsys.readouterr().err
+
+
+BUGS = {
+    "ZeroDivisionError": (ZeroDivisionError("division by zero"), ZeroDivisionError, "division by zero"),
+    "RuntimeError": (RuntimeError("shape mismatch"), RuntimeError, "shape mismatch"),
+    "ValueError": (ValueError("operands could not be broadcast together"), ValueError, "could not be broadcast"),
+    "OSError": (OSError(5, "Input/output error"), OSError, "Input/output error"),
+}
+
+
+@pytest.mark.parametrize("bug", list(BUGS))
+def test_a_bug_propagates_out_of_main_instead_of_becoming_a_user_error(tmp_path, capsys, monkeypatch, bug):
+    from filterspeak.storage import catalog
+
+    raised, kind, message = BUGS[bug]
+
+    def broken(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(catalog, "query", broken)  # the first thing `sql` calls
+    capsys.readouterr()
+    with pytest.raises(kind, match=message):
+        main(["sql", "--store", str(tmp_path / "store"), "SELECT * FROM classes"])
+    assert "filterspeak: error" not in capsys.readouterr().err
+
+
+def test_a_bug_from_the_command_line_is_exit_1_with_its_traceback(tmp_path):
+    script = (
+        "import sys\n"
+        "import filterspeak.storage.catalog as catalog\n"
+        "def broken(*args, **kwargs):\n"
+        "    raise RuntimeError('shape mismatch')\n"
+        "catalog.query = broken\n"
+        "from filterspeak.flows.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    crashed = subprocess.run(
+        [sys.executable, "-c", script, "sql", "--store", str(tmp_path / "store"), "SELECT * FROM classes"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert crashed.returncode == 1 and crashed.stdout == ""
+    assert crashed.stderr.count("Traceback (most recent call last):") == 1
+    assert crashed.stderr.splitlines()[-1] == "RuntimeError: shape mismatch"
+    assert "filterspeak: error" not in crashed.stderr

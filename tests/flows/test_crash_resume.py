@@ -14,15 +14,31 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from filterspeak.storage.builds import load_build_record
 from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
-from filterspeak.storage.schemas import SCHEMAS
+from filterspeak.tasks.graph import TABLES, open_build
+
+CATALOG = [*TABLES, "runs"]  # every view of the catalog
 
 TESTS = Path(__file__).resolve().parents[1]  # crash_backbone.py: a user backbone whose forward can be slowed
 LAYERS = ["2", "4"]  # gradient × activation and GAP + linear decisions, one pass
-OPTIONS = ["--num-classes", "12", "--images-per-class", "16", "--backbone", "crash_backbone:build", "--layer", ",".join(LAYERS),
-           "--min-df", "2", "--top-k-images", "10", "--device", "cpu", "--no-progress"]  # 192 images: 3 shards of 64
+OPTIONS = [
+    "--num-classes",
+    "12",
+    "--images-per-class",
+    "16",
+    "--backbone",
+    "crash_backbone:build",
+    "--layer",
+    ",".join(LAYERS),
+    "--min-df",
+    "2",
+    "--top-k-images",
+    "10",
+    "--device",
+    "cpu",
+    "--no-progress",
+]  # 192 images: 3 shards of 64
 
 
 def _command(store: Path) -> list[str]:
@@ -47,8 +63,7 @@ def _records(store: Path) -> list[str]:
 def _kill_during_extraction(store: Path) -> None:
     """Start a build whose batches take 2 s each; SIGKILL it (and its Prefect server) as soon as
     the first shard of every layer is stored, i.e. while the second shard is being computed."""
-    process = subprocess.Popen(_command(store), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(2.0),
-                               start_new_session=True)
+    process = subprocess.Popen(_command(store), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(2.0), start_new_session=True)
     try:
         deadline = time.monotonic() + 600
         while len(_records(store)) < len(LAYERS):
@@ -64,7 +79,7 @@ def _tables(store: Path) -> dict[str, pd.DataFrame]:
     """Every catalog table, rows in a canonical order; image paths relative to the store."""
     paths = StorePaths(store)
     frames = {}
-    for table in SCHEMAS:
+    for table in CATALOG:
         frame = query(paths, f"SELECT * FROM {table} ORDER BY ALL").to_pandas()
         if table == "images":
             frame["path"] = [str(Path(p).relative_to(store)) for p in frame["path"]]
@@ -85,15 +100,15 @@ def test_killed_extraction_resumes_to_identical_tables(tmp_path):
     assert not (crashed / "catalog.json").exists() and not (crashed / "catalog.duckdb").exists()  # nothing visible to SQL
 
     out = _build(crashed)
-    assert f"resuming: 1 of 3 shards done" in out
+    assert "resuming: 1 of 3 shards done" in out
     for layer in LAYERS:
-        assert load_build_record(StorePaths(crashed), layer=layer).result(StorePaths(crashed), "extract").metrics["shards_resumed"] == 1
-        assert load_build_record(StorePaths(reference), layer=layer).result(StorePaths(reference), "extract").metrics["shards_resumed"] == 0
+        assert open_build(StorePaths(crashed), layer=layer).result("extract").metrics["shards_resumed"] == 1
+        assert open_build(StorePaths(reference), layer=layer).result("extract").metrics["shards_resumed"] == 0
     assert _records(crashed) == [] and _records(reference) == []  # work areas are cleared once stored
 
     ours, theirs = _tables(crashed), _tables(reference)
     assert len(ours["activations"]) == 192 * (6 + 8) and len(ours["explanations"]) > 0
-    for table in SCHEMAS:
+    for table in CATALOG:
         pd.testing.assert_frame_equal(ours[table], theirs[table], check_exact=True, obj=table)
     pointers = json.loads((crashed / "catalog.json").read_text())
     assert all(entry["file"].startswith(str(crashed / "stages")) for partitions in pointers.values() for entry in partitions.values())

@@ -28,8 +28,16 @@ from filterspeak.storage.paths import StorePaths
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = {"num_classes": 12, "images_per_class": 8, "image_size": 32, "width": 4, "epochs": 1,
-        "min_df": 2, "top_k_images": 10, "device": "cpu"}
+TINY = {
+    "num_classes": 12,
+    "images_per_class": 8,
+    "image_size": 32,
+    "width": 4,
+    "epochs": 1,
+    "min_df": 2,
+    "top_k_images": 10,
+    "device": "cpu",
+}
 
 
 def _free_port() -> int:
@@ -73,7 +81,10 @@ def prefect_server(tmp_path):
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 90
@@ -95,8 +106,13 @@ def prefect_server(tmp_path):
 def _prefect(env: dict, *args: str, timeout: float = 120) -> str:
     """Run a `prefect` CLI command from the repository root; its output, or the test fails with it."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "--no-prompt", *args], cwd=REPO, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [sys.executable, "-m", "prefect", "--no-prompt", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         output, _ = process.communicate(timeout=timeout)
@@ -139,11 +155,14 @@ def test_deploy_from_prefect_yaml_and_run_through_a_worker(prefect_server, tmp_p
     store = tmp_path / "store"
     build_run = _run_deployment(api, env, "build/nightly-build", store=str(store), options=TINY)
 
-    counts = query(StorePaths(store), """
+    counts = query(
+        StorePaths(store),
+        """
         SELECT (SELECT count(*) FROM images) AS images,
                (SELECT count(*) FROM filter_attributes) AS filter_attributes,
                (SELECT count(*) FROM explanations) AS explanations,
-               (SELECT count(DISTINCT stage) FROM runs) AS stages""").to_pylist()[0]
+               (SELECT count(DISTINCT stage) FROM runs) AS stages""",
+    ).to_pylist()[0]
     assert counts["images"] == 12 * 8
     assert counts["filter_attributes"] > 0 and counts["explanations"] > 0
     assert counts["stages"] == 7

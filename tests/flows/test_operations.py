@@ -36,14 +36,34 @@ def report_and_results():
     ]
     seconds = {"dataset": 0.01, "captions": 0.02, "backbone": 3.5, "extract": 1.25, "explanations": 0.4}
     records = [
-        StageRecord(r.stage, r.manifest.fingerprint, r.reused, seconds[r.stage], *(("net", "features.3") if r.stage not in ("dataset", "captions") else ()))
+        StageRecord(
+            r.stage,
+            r.manifest.fingerprint,
+            r.reused,
+            seconds[r.stage],
+            *(("net", "features.3") if r.stage not in ("dataset", "captions") else ()),
+        )
         for r in results
     ]
     report = BuildReport(
-        store="/store", run_id="20261126T020000-abcdef", backbone="net", layer="features.3", layers=["features.3"],
-        stages=records, examples=["This is a Scarlet Tanager because it has a red crown."], seconds=5.2,
-        metrics={"test_accuracy": 0.875, "test_accuracy_by_layer": {"features.3": 0.875}, "decomposition": "linear_gap",
-                 "vocabulary_size": 62, "filters": 16, "images": 96, "classes": 12, "captions": 480},
+        store="/store",
+        run_id="20261126T020000-abcdef",
+        backbone="net",
+        layer="features.3",
+        layers=["features.3"],
+        stages=records,
+        examples=["This is a Scarlet Tanager because it has a red crown."],
+        seconds=5.2,
+        metrics={
+            "test_accuracy": 0.875,
+            "test_accuracy_by_layer": {"features.3": 0.875},
+            "decomposition": "linear_gap",
+            "vocabulary_size": 62,
+            "filters": 16,
+            "images": 96,
+            "classes": 12,
+            "captions": 480,
+        },
     )
     return report, results
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from filterspeak.flows.build import build
-from filterspeak.flows.config import BuildOptions
+from filterspeak.options import BuildOptions
 from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
 
@@ -27,20 +27,28 @@ pytestmark = [
 
 def test_squeezenet_on_cub_birds(tmp_path, prefect_harness):
     options = BuildOptions(
-        dataset="cub100", data_dir=str(CUB100), max_images_per_class=3, backbone="squeezenet1_0",
-        weights=str(WEIGHTS), layer="features.12", device="cpu",
+        dataset="cub100",
+        data_dir=str(CUB100),
+        max_images_per_class=3,
+        backbone="squeezenet1_0",
+        weights=str(WEIGHTS),
+        layer="features.12",
+        device="cpu",
     )
     report = build(store=str(tmp_path), options=options, progress=False)
     assert "head" in [r.stage for r in report.stages]
     assert report.metrics["filters"] == 512 and report.metrics["decomposition"] == "linear_gap"
     assert report.metrics["test_accuracy"] > 0.05  # 100 classes, 3 training photos each: chance is 0.01
     paths = StorePaths(tmp_path)
-    rows = query(paths, """
+    rows = query(
+        paths,
+        """
         SELECT (SELECT count(*) FROM images) AS images,
                (SELECT count(DISTINCT origin) FROM captions) AS origins,
                (SELECT min(origin) FROM captions) AS origin,
                (SELECT count(*) FROM explanations) AS explained,
-               (SELECT count(*) FROM explanations WHERE sentence LIKE '% because it has %') AS with_attributes""").to_pylist()[0]
+               (SELECT count(*) FROM explanations WHERE sentence LIKE '% because it has %') AS with_attributes""",
+    ).to_pylist()[0]
     assert rows["images"] == 600 and rows["origins"] == 1 and rows["origin"] == "derived"
     assert rows["explained"] == 300 and rows["with_attributes"] == 300
     weights = query(paths, "SELECT weights_sha256 FROM backbones").to_pylist()[0]["weights_sha256"]

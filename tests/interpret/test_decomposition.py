@@ -25,7 +25,7 @@ def test_contributions_sum_to_logit_minus_bias():
     logits = result.logits.double().numpy()
     for target in range(5):
         classes = np.full(6, target)
-        alpha = linear_gap_contributions(result.mean_response.double().numpy(), weights, classes)
+        alpha = linear_gap_contributions(result.gap.double().numpy(), weights, classes)
         np.testing.assert_allclose(alpha.sum(axis=1), logits[:, target] - bias[target], atol=1e-4)
         assert np.abs(alpha).sum() > 1e-3  # not trivially zero
 

@@ -37,4 +37,6 @@ def test_weak_attributes_are_not_cited_to_fill_the_sentence():
 
 
 def test_class_names_with_underscores_read_as_words():
-    assert render_sentence("Scarlet_Tanager", [CitedAttribute(0, "red crown", 1.0)]) == "This is a Scarlet Tanager because it has a red crown."
+    assert (
+        render_sentence("Scarlet_Tanager", [CitedAttribute(0, "red crown", 1.0)]) == "This is a Scarlet Tanager because it has a red crown."
+    )

@@ -3,6 +3,9 @@ import pytest
 
 from filterspeak.storage.cache import run_stage
 from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.schemas import I64, STR, table
+
+DECLARED = {"classes": table(("class_id", I64), ("name", STR))}
 
 
 def _writer(calls, value=1):
@@ -17,9 +20,9 @@ def _writer(calls, value=1):
 def test_second_run_reuses_and_changed_input_recomputes(tmp_path):
     paths = StorePaths(tmp_path).ensure()
     calls = []
-    first = run_stage(paths, "demo", {"param": 1}, _writer(calls))
-    again = run_stage(paths, "demo", {"param": 1}, _writer(calls))
-    changed = run_stage(paths, "demo", {"param": 2}, _writer(calls, value=2))
+    first = run_stage(paths, "demo", {"param": 1}, _writer(calls), DECLARED)
+    again = run_stage(paths, "demo", {"param": 1}, _writer(calls), DECLARED)
+    changed = run_stage(paths, "demo", {"param": 2}, _writer(calls, value=2), DECLARED)
     assert calls == [1, 2]
     assert (first.reused, again.reused, changed.reused) == (False, True, False)
     assert again.manifest.fingerprint == first.manifest.fingerprint != changed.manifest.fingerprint
@@ -36,18 +39,18 @@ def test_failed_stage_leaves_nothing_that_looks_complete(tmp_path):
         output.write("classes", pd.DataFrame({"class_id": [0], "name": ["a"]}))
         raise RuntimeError("killed")
 
-    with pytest.raises(RuntimeError):
-        run_stage(paths, "demo", {"param": 1}, broken)
+    with pytest.raises(RuntimeError, match="^killed$"):
+        run_stage(paths, "demo", {"param": 1}, broken, DECLARED)
     assert not list((paths.stages / "demo").glob("*/manifest.json"))
     calls = []
-    assert run_stage(paths, "demo", {"param": 1}, _writer(calls)).reused is False
+    assert run_stage(paths, "demo", {"param": 1}, _writer(calls), DECLARED).reused is False
     assert calls == [1]
 
 
 def test_identical_content_gives_identical_content_hash(tmp_path):
     paths = StorePaths(tmp_path).ensure()
-    a = run_stage(paths, "demo", {"param": 1}, _writer([]))
-    b = run_stage(paths, "demo", {"param": "other"}, _writer([]))
+    a = run_stage(paths, "demo", {"param": 1}, _writer([]), DECLARED)
+    b = run_stage(paths, "demo", {"param": "other"}, _writer([]), DECLARED)
     assert a.manifest.fingerprint != b.manifest.fingerprint
     assert a.content_hash == b.content_hash
 
@@ -59,7 +62,7 @@ def test_schema_is_enforced(tmp_path):
         output.write("classes", pd.DataFrame({"class_id": [0]}))
 
     with pytest.raises(ValueError, match="missing columns"):
-        run_stage(paths, "demo", {}, wrong)
+        run_stage(paths, "demo", {}, wrong, DECLARED)
 
 
 def test_partial_outputs_of_killed_runs_are_removed(tmp_path):
@@ -76,6 +79,6 @@ def test_partial_outputs_of_killed_runs_are_removed(tmp_path):
     alive = paths.stages / "demo" / f".{key}.1.partial"  # pid 1 always runs
     for folder in (dead, alive):
         (folder / "classes").mkdir(parents=True)
-    run_stage(paths, "demo", {"param": 1}, _writer([]))
+    run_stage(paths, "demo", {"param": 1}, _writer([]), DECLARED)
     assert not dead.exists() and alive.exists()
     assert sorted(p.name for p in (paths.stages / "demo").iterdir()) == sorted([key, alive.name])

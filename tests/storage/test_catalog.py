@@ -4,26 +4,46 @@ import pytest
 from filterspeak.storage.cache import run_stage
 from filterspeak.storage.catalog import is_read_only_statement, publish, query, rebuild_catalog
 from filterspeak.storage.paths import StoreError, StorePaths
+from filterspeak.storage.schemas import BACKBONE_LAYER, BOOL, F64, I32, I64, table
+
+TABLES = {
+    "predictions": table(
+        ("image_id", I64),
+        ("predicted_class_id", I64),
+        ("true_class_id", I64),
+        ("probability", F64),
+        ("logit", F64),
+        ("correct", BOOL),
+        partition=BACKBONE_LAYER,
+    ),
+    "filter_attributes": table(("filter", I32), ("attribute_id", I64), ("probability", F64), partition=BACKBONE_LAYER),
+}
 
 
 def _predictions(backbone, probability):
     def compute(output):
         frame = pd.DataFrame(
-            {"image_id": [1, 2], "predicted_class_id": [0, 1], "true_class_id": [0, 0],
-             "probability": [probability, 0.5], "logit": [2.0, 1.0], "correct": [True, False]}
+            {
+                "image_id": [1, 2],
+                "predicted_class_id": [0, 1],
+                "true_class_id": [0, 0],
+                "probability": [probability, 0.5],
+                "logit": [2.0, 1.0],
+                "correct": [True, False],
+            }
         )
-        output.write("predictions", frame, {"backbone": backbone, "layer": "features.3"})
+        output.write("predictions", frame)
 
     return compute
 
 
 def test_views_show_both_backbones_side_by_side(tmp_path):
     paths = StorePaths(tmp_path).ensure()
-    a = run_stage(paths, "extract", {"b": "a"}, _predictions("net-a", 0.9))
-    b = run_stage(paths, "extract", {"b": "b"}, _predictions("net-b", 0.7))
+    a = run_stage(paths, "extract", {"b": "a"}, _predictions("net-a", 0.9), TABLES, {"backbone": "net-a", "layer": "features.3"})
+    b = run_stage(paths, "extract", {"b": "b"}, _predictions("net-b", 0.7), TABLES, {"backbone": "net-b", "layer": "features.3"})
     publish(paths, [a])
     publish(paths, [b])
-    rebuild_catalog(paths)
+    rebuild_catalog(paths, TABLES)
     rows = query(paths, "SELECT backbone, count(*) AS n, max(probability) AS p FROM predictions GROUP BY 1 ORDER BY 1")
     assert rows.to_pylist() == [{"backbone": "net-a", "n": 2, "p": 0.9}, {"backbone": "net-b", "n": 2, "p": 0.7}]
     # tables with no output yet exist as empty views with their columns
@@ -33,15 +53,19 @@ def test_views_show_both_backbones_side_by_side(tmp_path):
 
 def test_republishing_a_partition_replaces_it(tmp_path):
     paths = StorePaths(tmp_path).ensure()
-    publish(paths, [run_stage(paths, "extract", {"v": 1}, _predictions("net-a", 0.9))])
-    publish(paths, [run_stage(paths, "extract", {"v": 2}, _predictions("net-a", 0.6))])
-    rebuild_catalog(paths)
+    publish(
+        paths, [run_stage(paths, "extract", {"v": 1}, _predictions("net-a", 0.9), TABLES, {"backbone": "net-a", "layer": "features.3"})]
+    )
+    publish(
+        paths, [run_stage(paths, "extract", {"v": 2}, _predictions("net-a", 0.6), TABLES, {"backbone": "net-a", "layer": "features.3"})]
+    )
+    rebuild_catalog(paths, TABLES)
     assert query(paths, "SELECT max(probability) AS p FROM predictions").to_pylist() == [{"p": 0.6}]
 
 
 def test_write_statements_are_refused(tmp_path):
     paths = StorePaths(tmp_path).ensure()
-    rebuild_catalog(paths)
+    rebuild_catalog(paths, TABLES)
     assert is_read_only_statement("  with x as (select 1) select * from x")
     for statement in ["DROP VIEW images", "insert into images values (1)", "COPY images TO 'x.csv'"]:
         with pytest.raises(StoreError, match="read-only"):

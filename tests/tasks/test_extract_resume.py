@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import shutil
 
-import crash_backbone
 import pandas as pd
 import pytest
 
+import crash_backbone
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.datasets.registry import DatasetParams
 from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.storage.cache import load_stage_result
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.extract_features import STAGE, extract_layers
-from filterspeak.tasks.prepare_backbone import prepare_backbone
-from filterspeak.tasks.prepare_dataset import DatasetParams, prepare_dataset
+from filterspeak.tasks.extract_features import STAGE as EXTRACT
+from stage_runs import run_backbone, run_dataset, run_extract
+
+STAGE = EXTRACT.name
 
 SPEC = BackboneSpec(architecture="crash_backbone:build")
 PREPROCESSING = Preprocessing(image_size=64)
@@ -26,8 +28,8 @@ BATCH = 32  # 96 images → 3 shards
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     paths = StorePaths(tmp_path_factory.mktemp("source")).ensure()
-    dataset = prepare_dataset(paths, DatasetParams(synthetic=SyntheticConfig(num_classes=12, images_per_class=8)), progress=False)
-    backbone = prepare_backbone(paths, dataset, SPEC, PREPROCESSING, device="cpu", progress=False)
+    dataset = run_dataset(paths, DatasetParams(synthetic=SyntheticConfig(num_classes=12, images_per_class=8)))
+    backbone = run_backbone(paths, dataset, SPEC, PREPROCESSING, device="cpu")
     return paths, dataset, backbone
 
 
@@ -36,11 +38,15 @@ def _copy(source, target) -> tuple:
     paths, dataset, backbone = source
     shutil.copytree(paths.root / "stages", target / "stages", ignore=lambda folder, names: ["extract"] if folder.endswith("stages") else [])
     copy = StorePaths(target).ensure()
-    return copy, load_stage_result(copy, "dataset", dataset.manifest.fingerprint), load_stage_result(copy, "backbone", backbone.manifest.fingerprint)
+    return (
+        copy,
+        load_stage_result(copy, "dataset", dataset.manifest.fingerprint),
+        load_stage_result(copy, "backbone", backbone.manifest.fingerprint),
+    )
 
 
 def _extract(store, dataset, backbone, head):
-    return extract_layers(store, dataset, backbone, SPEC, PREPROCESSING, LAYERS, head=head, device="cpu", batch_size=BATCH, progress=False)
+    return run_extract(store, dataset, backbone, SPEC, PREPROCESSING, LAYERS, head=head, device="cpu", batch_size=BATCH)
 
 
 @pytest.mark.parametrize("head, damage", [("model", None), ("model", "corrupt first shard"), ("none", None)])
@@ -49,8 +55,9 @@ def test_a_failed_pass_resumes_from_its_shards(source, tmp_path, monkeypatch, ca
 
     store, dataset, backbone = _copy(source, tmp_path / "crashed")
     monkeypatch.setattr(crash_backbone, "forwards", 0)
-    monkeypatch.setenv("CRASH_BACKBONE_FAIL_AT", "3" if head == "model" else "2")  # dies computing the second shard
-    with pytest.raises(crash_backbone.Fault):
+    fail_at = 3 if head == "model" else 2
+    monkeypatch.setenv("CRASH_BACKBONE_FAIL_AT", str(fail_at))  # dies computing the second shard
+    with pytest.raises(crash_backbone.Fault, match=f"^injected failure on batch forward {fail_at}$"):
         _extract(store, dataset, backbone, head)
     work = store.root / "work" / STAGE
     records = sorted(p.name for p in work.glob("*/shard-*.json"))
@@ -65,7 +72,7 @@ def test_a_failed_pass_resumes_from_its_shards(source, tmp_path, monkeypatch, ca
     done = 0 if damage else 1
     assert [r.metrics["shards_resumed"] for r in resumed] == [done, done]
     assert [r.metrics["shards"] for r in resumed] == [3, 3]
-    assert (f"resuming: 1 of 3 shards done" in capsys.readouterr().out) == (done == 1)
+    assert ("resuming: 1 of 3 shards done" in capsys.readouterr().err) == (done == 1)  # progress goes to stderr
     assert not any(work.iterdir())  # the work area is gone once the outputs are stored
     for ours, theirs in zip(resumed, reference):
         assert ours.manifest.fingerprint == theirs.manifest.fingerprint

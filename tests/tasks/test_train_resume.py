@@ -3,13 +3,15 @@ the last finished epoch, stores the same weights as an uninterrupted run, then d
 
 from __future__ import annotations
 
-from training_faults import killed_after_epoch
-
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.datasets.registry import DatasetParams
 from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.prepare_backbone import STAGE, prepare_backbone
-from filterspeak.tasks.prepare_dataset import DatasetParams, prepare_dataset
+from filterspeak.tasks.prepare_backbone import STAGE as BACKBONE
+from stage_runs import run_backbone, run_dataset
+from training_faults import killed_after_epoch
+
+STAGE = BACKBONE.name
 
 SPEC = BackboneSpec(architecture="smallcnn", width=4, epochs=3)
 PREPROCESSING = Preprocessing(image_size=32)
@@ -18,20 +20,20 @@ DATASET = DatasetParams(synthetic=SyntheticConfig(num_classes=12, images_per_cla
 
 def _store(root):
     paths = StorePaths(root).ensure()
-    return paths, prepare_dataset(paths, DATASET, progress=False)
+    return paths, run_dataset(paths, DATASET)
 
 
 def test_killed_training_resumes_to_the_same_weights(tmp_path, capsys):
-    reference = prepare_backbone(*_store(tmp_path / "reference"), SPEC, PREPROCESSING, device="cpu", progress=False)
+    reference = run_backbone(*_store(tmp_path / "reference"), SPEC, PREPROCESSING, device="cpu")
 
     paths, dataset = _store(tmp_path / "crashed")
     with killed_after_epoch(1):
-        prepare_backbone(paths, dataset, SPEC, PREPROCESSING, device="cpu", progress=False)
+        run_backbone(paths, dataset, SPEC, PREPROCESSING, device="cpu")
     assert [p.name for p in (paths.root / "work" / STAGE).glob("*/*")] == ["training.pt"]
     assert not list(paths.stages.glob(f"{STAGE}/*/manifest.json"))  # nothing stored, nothing published
 
-    resumed = prepare_backbone(paths, dataset, SPEC, PREPROCESSING, device="cpu", progress=False)
-    assert "resuming after epoch 1 of 3" in capsys.readouterr().out
+    resumed = run_backbone(paths, dataset, SPEC, PREPROCESSING, device="cpu")
+    assert "resuming after epoch 1 of 3" in capsys.readouterr().err  # progress goes to stderr
     assert resumed.manifest.fingerprint == reference.manifest.fingerprint
     assert resumed.metrics["weights_sha256"] == reference.metrics["weights_sha256"]
     assert resumed.metrics["test_accuracy"] == reference.metrics["test_accuracy"]

@@ -1,0 +1,189 @@
+"""Every option of a build, declared once: type, default, allowed values and help.
+
+The CLI flags (`filterspeak build --help`), their choices, the Prefect parameter schema of the
+deployments, the checks before any work, and the generated reference all come from the fields
+of `BuildOptions`. Allowed values come from the registries that implement them (responses,
+prior corrections, datasets, devices), so a new variant is declared where it is implemented.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from filterspeak.backbones.devices import DEVICES
+from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.captions.sources import FORMATS
+from filterspeak.captions.vocabulary import WEIGHTINGS
+from filterspeak.datasets.registry import available_datasets
+from filterspeak.datasets.synthetic import SyntheticConfig
+from filterspeak.errors import OptionError
+from filterspeak.interpret.filter_pdfs import PRIOR_CORRECTIONS
+from filterspeak.interpret.responses import RESPONSES
+
+HEADS = ("auto", "model", "train")
+_SYNTHETIC = SyntheticConfig()
+_BACKBONE = BackboneSpec()
+
+
+def option(default: Any, help: str, choices: tuple | None = None, minimum: float | None = None) -> Any:
+    """A field of BuildOptions with what the CLI and the checks need to know about it."""
+    return field(default=default, metadata={"help": help, "choices": tuple(choices) if choices else None, "minimum": minimum})
+
+
+@dataclass(frozen=True)
+class OptionInfo:
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple | None
+    minimum: float | None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Every knob of `filterspeak build`; the defaults are the documented defaults."""
+
+    dataset: str = option(
+        "synthetic",
+        "synthetic (built in), cub100, cub (CUB-200-2011 layout) or folder (DIR/<class>/<image> + --captions); "
+        "all but synthetic need --data-dir",
+        choices=available_datasets(),
+    )
+    data_dir: str | None = option(None, "folder of the dataset (for every dataset but synthetic)")
+    max_images_per_class: int = option(0, "a quick look: keep the first N images of each class in each split (0 = all)", minimum=0)
+    captions: str | None = option(None, "caption file for dataset folder")
+    caption_format: str | None = option(None, "format of --captions", choices=FORMATS)
+    dataset_seed: int = option(_SYNTHETIC.seed, "seed of the synthetic dataset", minimum=0)
+    num_classes: int = option(_SYNTHETIC.num_classes, "synthetic species (>= 12)", minimum=12)
+    images_per_class: int = option(_SYNTHETIC.images_per_class, "synthetic images per species", minimum=1)
+    image_size: int = option(_SYNTHETIC.image_size, "image side in pixels (input size of the built-in backbone)", minimum=32)
+    backbone: str = option(
+        _BACKBONE.architecture,
+        "smallcnn (built in, trained here), a torchvision model name (resnet50, squeezenet1_0, ...) or package.module:function",
+    )
+    weights: str | None = option(None, "weights: a local state_dict file, or a torchvision weights name (IMAGENET1K_V1, DEFAULT)")
+    weights_sha256: str | None = option(None, "expected sha256 of --weights (checked)")
+    head: str = option(
+        "auto",
+        "who decides: auto (train a linear head when the backbone's classes differ from the dataset's), model, or train",
+        choices=HEADS,
+    )
+    width: int = option(_BACKBONE.width, "backbone width: the default layer has 4 x width filters", minimum=1)
+    train_seed: int = option(_BACKBONE.train_seed, "backbone training seed (another seed = another backbone)", minimum=0)
+    epochs: int = option(_BACKBONE.epochs, "backbone training epochs (0 = the random initialisation)", minimum=0)
+    concept_filters: int = option(
+        0, "built-in backbone only: train its first N filters to detect N known attributes (the evaluation's known-filter model)", minimum=0
+    )
+    layer: str | None = option(
+        None, "layer to explain, or several comma-separated (default: the backbone's last conv block, e.g. features.3)"
+    )
+    device: str = option("auto", "where to train and extract", choices=DEVICES)
+    min_df: int = option(5, "keep attributes mentioned for at least this many images", minimum=1)
+    attribute_weighting: str = option(
+        "presence", "p(a|x) from caption counts or from presence (each attribute of x weighs the same)", choices=WEIGHTINGS
+    )
+    response: str = option(
+        "max", "filter response s_f(x): " + "; ".join(f"{r.name} = {r.help}" for r in RESPONSES.values()), choices=tuple(RESPONSES)
+    )
+    top_k_images: int = option(0, "images per filter used for p(x|f) (0 = all train images)", minimum=0)
+    prior_correction: str = option("pmi", "correct p(a|f) for the attribute prior p(a)", choices=PRIOR_CORRECTIONS)
+    sentence_attributes: int = option(3, "attributes cited per sentence", minimum=1)
+    min_relative_score: float = option(
+        0.3, "cite an attribute only if its score is at least this fraction of the top attribute's", minimum=0.0
+    )
+
+    # ---- what the declarations say ----------------------------------------------------------
+
+    @classmethod
+    def declared(cls) -> Iterator[OptionInfo]:
+        hints = {"str": str, "int": int, "float": float, "str | None": str, "int | None": int}
+        for item in fields(cls):
+            yield OptionInfo(
+                item.name, hints[str(item.type)], item.default, item.metadata["help"], item.metadata["choices"], item.metadata["minimum"]
+            )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> BuildOptions:
+        return dataclasses.replace(self, **changes)
+
+    def check(self) -> None:
+        """Every value allowed by its declaration; a wrong one is one line naming the flag."""
+        for info in self.declared():
+            value = getattr(self, info.name)
+            if value is None:
+                continue
+            if info.choices is not None and value not in info.choices:
+                raise OptionError(f"{info.flag} must be one of {', '.join(map(str, info.choices))}, got {value!r}")
+            if info.minimum is not None and value < info.minimum:
+                raise OptionError(f"{info.flag} must be >= {info.minimum}, got {value}")
+
+    # ---- derived settings ------------------------------------------------------------------
+
+    @property
+    def backbone_spec(self) -> BackboneSpec:
+        return BackboneSpec(
+            architecture=self.backbone,
+            weights=self.weights,
+            weights_sha256=self.weights_sha256,
+            width=self.width,
+            train_seed=self.train_seed,
+            epochs=self.epochs,
+            concept_filters=self.concept_filters,
+        )
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return self.backbone_spec.default_preprocessing(self.image_size)
+
+    @property
+    def layers(self) -> list[str]:
+        """`--layer a,b` explains several layers (extracted in one pass)."""
+        layer = self.layer or self.backbone_spec.default_layer
+        if not layer:
+            raise OptionError(f"--layer is required for backbone {self.backbone!r} (a module name such as features.12 or layer4)")
+        return list(dict.fromkeys(name.strip() for name in layer.split(",") if name.strip()))
+
+    def validate(self) -> None:
+        """Fail in a second, before any work, on a wrong choice, backbone name, weights file or layer."""
+        from filterspeak.backbones.features import layer_module
+        from filterspeak.backbones.registry import build_backbone
+
+        self.check()
+        if self.concept_filters and self.backbone != _BACKBONE.architecture:
+            raise OptionError("--concept-filters applies to the built-in backbone (smallcnn) only")
+        spec = self.backbone_spec
+        model = build_backbone(spec, num_classes=2 if spec.trainable else None)
+        for layer in self.layers:
+            layer_module(model, layer)
+
+    def trains_head(self, backbone_outputs: int, dataset_classes: int) -> bool:
+        """A linear head is fitted when asked, or (auto) when the backbone's classes are not the dataset's."""
+        if self.head == "auto":
+            return not self.backbone_spec.trainable and backbone_outputs != dataset_classes
+        return self.head == "train"
+
+
+# Options renamed since builds were first recorded: old name -> new name. A build record of an
+# older format is read through this map, so an old store keeps working after a rename.
+RENAMED: dict[str, str] = {}
+
+
+def options_from_record(values: dict[str, Any]) -> tuple[BuildOptions, list[str]]:
+    """(options, notes) from a build record's stored options, whatever version wrote them:
+    renamed options are mapped, options that no longer exist are dropped (and noted), options
+    added since take their defaults (a new option's default reproduces the old behaviour)."""
+    known = {item.name for item in fields(BuildOptions)}
+    renamed = {RENAMED.get(name, name): value for name, value in values.items()}
+    dropped = sorted(name for name in renamed if name not in known)
+    options = BuildOptions(**{name: value for name, value in renamed.items() if name in known})
+    return options, [f"option {name!r} of this build no longer exists; ignored" for name in dropped]

@@ -1,0 +1,215 @@
+"""The stage graph: every stage in order, and what is derived from their declarations — the
+run of a whole build, the tables of the catalog, and the read-back view of a finished build.
+
+Order is the declaration order below; a stage may read any table an earlier stage wrote. A
+stage of scope "layer" runs once per explained layer; one with `run_layers` serves all layers
+in one pass (extraction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from filterspeak.storage.cache import StageResult, load_stage_result
+from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.schemas import ERRORS, Table
+from filterspeak.tasks import (
+    count_cooccurrence,
+    estimate_pdfs,
+    extract_features,
+    generate_explanations,
+    parse_captions,
+    prepare_backbone,
+    prepare_dataset,
+    train_head,
+)
+from filterspeak.tasks.readers import filter_attribute_pdf, split_ids, vocabulary_of
+from filterspeak.tasks.stage import Context, Produced, StageSpec, run
+
+STAGES: tuple[StageSpec, ...] = (
+    prepare_dataset.STAGE,
+    parse_captions.STAGE,
+    prepare_backbone.STAGE,
+    extract_features.STAGE,
+    train_head.STAGE,
+    count_cooccurrence.STAGE,
+    estimate_pdfs.STAGE,
+    generate_explanations.STAGE,
+)
+BY_NAME = {spec.name: spec for spec in STAGES}
+
+
+def _tables() -> dict[str, Table]:
+    tables: dict[str, Table] = {}
+    for spec in STAGES:
+        for name, declared in spec.writes.items():
+            if tables.setdefault(name, declared) != declared:
+                raise TypeError(f"table {name!r} is declared twice with different schemas")
+    return tables
+
+
+TABLES: dict[str, Table] = _tables()  # every table a build can write: the catalog's views
+VIEWS = ("attribute_filter_counts",)  # derived views over them (sql/<name>.sql)
+assert TABLES["errors"] == ERRORS
+
+# A stage runner: given the stage and a zero-argument call that runs it, return its result(s).
+# The build flow passes one that runs the call as a Prefect task; plain Python calls it.
+Runner = Callable[[StageSpec, Callable[[], Any]], Any]
+
+
+def direct(spec: StageSpec, call: Callable[[], Any]) -> Any:
+    return call()
+
+
+@dataclass
+class LayerBuild:
+    """The stage outputs that make up one explained layer of a build."""
+
+    layer: str
+    produced: Produced
+
+    @property
+    def stages(self) -> dict[str, str]:
+        """stage -> fingerprint: the build record."""
+        return {name: result.manifest.fingerprint for name, result in self.produced.by_stage.items()}
+
+
+@dataclass
+class GraphRun:
+    """What a run of the graph produced, per layer, with every stage result in run order."""
+
+    layers: dict[str, LayerBuild] = field(default_factory=dict)
+    results: list[tuple[StageResult, str | None]] = field(default_factory=list)  # (result, layer or None)
+
+
+def run_graph(
+    paths: StorePaths,
+    options,
+    layers: list[str],
+    context: Context = Context(),
+    runner: Runner = direct,
+    on_result: Callable[[StageResult, str | None, float], None] | None = None,
+) -> GraphRun:
+    """Run (or reuse) every enabled stage for `layers`; a stage re-runs only when what it reads,
+    its parameters or its code changed. `on_result(result, layer, seconds)` follows progress."""
+    import time
+
+    shared, outcome = Produced(), GraphRun()
+    backbone = options.backbone_spec.name
+    per_layer: dict[str, Produced] = {}
+
+    def record(result: StageResult, layer: str | None, seconds: float) -> StageResult:
+        outcome.results.append((result, layer))
+        if on_result is not None:
+            on_result(result, layer, seconds)
+        return result
+
+    for spec in STAGES:
+        if spec.scope != "layer":
+            inputs = shared.inputs()
+            if spec.enabled is not None and not spec.enabled(options, inputs):
+                continue
+            params = spec.params(options, inputs)
+            scoped = Context(backbone, None, context.device, context.progress)
+            clock = time.perf_counter()
+            result = runner(spec, partial(run, spec, paths, inputs, params, scoped))
+            shared.add(record(result, None, round(time.perf_counter() - clock, 2)))
+            continue
+        if not per_layer:
+            per_layer = {layer: shared.copy() for layer in layers}
+        inputs = per_layer[layers[0]].inputs()  # what decides params and enabling is shared by the layers
+        if spec.enabled is not None and not spec.enabled(options, inputs):
+            continue
+        params = spec.params(options, inputs)
+        if spec.run_layers is not None:
+            clock = time.perf_counter()
+            results = runner(
+                spec, partial(spec.run_layers, paths, inputs, params, layers, Context(backbone, None, context.device, context.progress))
+            )
+            computed = sum(not r.reused for r in results)  # one pass served every computed layer
+            seconds = round((time.perf_counter() - clock) / max(computed, 1), 2)
+            for layer, result in zip(layers, results):
+                per_layer[layer].add(record(result, layer, 0.0 if result.reused else seconds))
+            continue
+        for layer in layers:
+            layer_inputs = per_layer[layer].inputs()
+            scoped = Context(backbone, layer, context.device, context.progress)
+            clock = time.perf_counter()
+            result = runner(spec, partial(run, spec, paths, layer_inputs, params, scoped))
+            per_layer[layer].add(record(result, layer, round(time.perf_counter() - clock, 2)))
+    outcome.layers = {layer: LayerBuild(layer, per_layer[layer] if per_layer else shared) for layer in layers}
+    return outcome
+
+
+# ---- reading a finished build back ------------------------------------------------------------
+
+
+@dataclass
+class BuildView:
+    """A finished build of one layer, read back from its record: every table by name, the way a
+    stage reads its inputs (what `explain`, `evaluate` and `diff` use)."""
+
+    paths: StorePaths
+    produced: Produced
+    options: Any  # BuildOptions
+    layer: str
+
+    @classmethod
+    def of(cls, paths: StorePaths, stages: dict[str, str], options, layer: str) -> BuildView:
+        produced = Produced()
+        for spec in STAGES:  # graph order: a later producer of a table replaces an earlier one
+            if spec.name in stages:
+                produced.add(load_stage_result(paths, spec.name, stages[spec.name]))
+        return cls(paths, produced, options, layer)
+
+    def result(self, stage: str) -> StageResult:
+        return self.produced.by_stage[stage]
+
+    def table_result(self, table: str) -> StageResult:
+        return self.produced.by_table[table]
+
+    def has(self, table: str) -> bool:
+        return table in self.produced.by_table
+
+    def read(self, table: str, columns: list[str] | None = None):
+        return self.table_result(table).read(table, columns)
+
+    def metrics(self, table: str) -> dict:
+        return self.table_result(table).metrics
+
+    @property
+    def backbone(self) -> str:
+        return self.options.backbone_spec.name
+
+    @property
+    def phrases(self) -> list[str]:
+        return vocabulary_of(self).phrases
+
+    @property
+    def num_filters(self) -> int:
+        return int(self.metrics("activations")["filters"])
+
+    @property
+    def pdf(self) -> np.ndarray:
+        return filter_attribute_pdf(self, self.num_filters, len(self.phrases))
+
+    def split_ids(self, split: str) -> np.ndarray:
+        return split_ids(self, split)
+
+    def stage_names(self) -> Iterator[str]:
+        return iter(self.produced.by_stage)
+
+
+def open_build(paths: StorePaths, backbone: str | None = None, layer: str | None = None) -> BuildView:
+    """The recorded build of (backbone, layer), the latest when either is left out."""
+    from filterspeak.options import options_from_record
+    from filterspeak.storage.builds import load_build_record
+
+    record = load_build_record(paths, backbone, layer)
+    options, _notes = options_from_record(record.options)
+    return BuildView.of(paths, record.stages, options.replace(layer=record.layer), record.layer)

@@ -1,0 +1,157 @@
+"""Running single stages in tests, through the stage API (no Prefect, no build flow)."""
+
+from __future__ import annotations
+
+from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.datasets.registry import DatasetParams
+from filterspeak.storage.cache import StageResult
+from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks import extract_features, parse_captions, prepare_backbone, prepare_dataset
+from filterspeak.tasks.stage import Context, Inputs, run
+
+
+def run_dataset(paths: StorePaths, params: DatasetParams) -> StageResult:
+    return run(prepare_dataset.STAGE, paths, Inputs.of(), params, Context(progress=False))
+
+
+def run_captions(paths: StorePaths, dataset: StageResult, params: parse_captions.CaptionParams) -> StageResult:
+    return run(parse_captions.STAGE, paths, Inputs.of(dataset), params, Context(progress=False))
+
+
+def run_backbone(
+    paths: StorePaths, dataset: StageResult, spec: BackboneSpec, preprocessing: Preprocessing, device: str = "cpu"
+) -> StageResult:
+    params = prepare_backbone.BackboneParams(spec, preprocessing)
+    return run(prepare_backbone.STAGE, paths, Inputs.of(dataset), params, Context(spec.name, device=device, progress=False))
+
+
+def run_extract(
+    paths: StorePaths,
+    dataset: StageResult,
+    backbone: StageResult,
+    spec: BackboneSpec,
+    preprocessing: Preprocessing,
+    layers: list[str],
+    head: str = "model",
+    device: str = "cpu",
+    batch_size: int = extract_features.BATCH_SIZE,
+) -> list[StageResult]:
+    params = extract_features.ExtractParams(spec, preprocessing, head)
+    context = Context(spec.name, device=device, progress=False)
+    return extract_features.extract_layers(paths, Inputs.of(dataset, backbone), params, layers, context, batch_size)
+
+
+def stored_tables(
+    paths: StorePaths, stage: str, frames: dict, declared: dict, partition: dict | None = None, metrics: dict | None = None
+) -> StageResult:
+    """A stage output holding hand-made tables (and metrics): upstream input for one stage's test."""
+    from filterspeak.storage.cache import run_stage
+
+    def compute(output):
+        for name, frame in frames.items():
+            output.write(name, frame)
+        output.metrics.update(metrics or {})
+
+    import pandas as pd
+
+    content = {name: int(pd.util.hash_pandas_object(frame, index=False).sum() % (1 << 62)) for name, frame in frames.items()}
+    return run_stage(paths, stage, {"frames": content, "metrics": metrics or {}}, compute, declared, partition)
+
+
+# A co-occurrence case small enough to compute by hand: four train images (and one test image),
+# two filters, two attributes.
+#   max responses  f0: 1, 2, 0, 0     f1: 0, 1, 3, 0     (mean responses: half of these)
+#   p(a|x)         x1: a0=1   x2: a0=.5 a1=.5   x3: a1=1   x4: a1=1
+HAND_RESPONSES = {0: [1.0, 2.0, 0.0, 0.0], 1: [0.0, 1.0, 3.0, 0.0]}
+HAND_IMAGE_ATTRIBUTES = [(1, 0, 1.0), (2, 0, 0.5), (2, 1, 0.5), (3, 1, 1.0), (4, 1, 1.0)]
+
+
+def hand_made_upstream(paths: StorePaths) -> list[StageResult]:
+    """The dataset, captions and extraction outputs of the hand-made case."""
+    import pandas as pd
+
+    from filterspeak.storage.schemas import BACKBONE_LAYER
+
+    activations = pd.DataFrame(
+        [(image, f, r, r / 2) for f, values in HAND_RESPONSES.items() for image, r in enumerate(values, start=1)],
+        columns=["image_id", "filter", "max_response", "mean_response"],
+    )
+    image_attributes = pd.DataFrame(HAND_IMAGE_ATTRIBUTES, columns=["image_id", "attribute_id", "probability"])
+    image_attributes["count"] = 1
+    images = pd.DataFrame({"image_id": [1, 2, 3, 4, 5], "split": ["train"] * 4 + ["test"], "path": "x", "class_id": 0})
+    partition = dict(zip(BACKBONE_LAYER, ("net", "layer")))
+    return [
+        stored_tables(paths, "dataset", {"images": images}, prepare_dataset.TABLES, metrics={"pixels_hash": "none"}),
+        stored_tables(paths, "captions", {"image_attributes": image_attributes}, parse_captions.TABLES),
+        stored_tables(paths, "extract", {"activations": activations}, extract_features.TABLES, partition, {"filters": 2}),
+    ]
+
+
+def hand_made_cooccurrence(root, top_k: int, response: str = "max"):
+    """The co-occurrence stage on the hand-made case, as a dense (filters, attributes) matrix."""
+    from filterspeak.interpret.filter_pdfs import dense_matrix
+    from filterspeak.tasks import count_cooccurrence
+
+    paths = StorePaths(root).ensure()
+    params = count_cooccurrence.CooccurrenceParams(response=response, top_k=top_k)
+    result = run(count_cooccurrence.STAGE, paths, Inputs.of(*hand_made_upstream(paths)), params, Context("net", "layer", progress=False))
+    return dense_matrix(result.read("cooccurrence"), 2, 2, "filter", "attribute_id", "cooccurrence")
+
+
+HAND_PHRASES = [("red crown", "red", "crown"), ("black wing", "black", "wing")]
+HAND_CONTRIBUTIONS = {5: [0.0, 2.0], 1: [1.0, 0.0], 2: [2.0, 0.5], 3: [0.0, 3.0], 4: [0.0, 0.0]}  # α (image -> per filter)
+
+
+def hand_made_decided(paths: StorePaths) -> list[StageResult]:
+    """The hand-made case with attributes, classes, and decisions by a linear head W = identity
+    (class c is filter c's), as extraction with the model's own GAP + linear head writes them."""
+    import pandas as pd
+
+    from filterspeak.storage.schemas import BACKBONE_LAYER
+    from filterspeak.tasks import decisions
+
+    dataset, captions, extraction = hand_made_upstream(paths)
+    attributes = pd.DataFrame(
+        [(a, phrase, modifier, noun, 2, prior) for a, ((phrase, modifier, noun), prior) in enumerate(zip(HAND_PHRASES, [0.375, 0.625]))],
+        columns=["attribute_id", "phrase", "modifier", "noun", "document_frequency", "prior"],
+    )
+    classes = pd.DataFrame({"class_id": [0, 1], "name": ["Cardinal", "Crow"]})
+    images = pd.DataFrame({"image_id": [1, 2, 3, 4, 5], "split": ["train"] * 4 + ["test"], "path": "x", "class_id": [0, 0, 1, 1, 1]})
+    contributions = pd.DataFrame(
+        [(image, f, value) for image, values in sorted(HAND_CONTRIBUTIONS.items()) for f, value in enumerate(values)],
+        columns=["image_id", "filter", "contribution"],
+    )
+    predicted = {image: int(max(range(2), key=lambda f: values[f])) for image, values in HAND_CONTRIBUTIONS.items()}
+    predictions = pd.DataFrame(
+        {
+            "image_id": [1, 2, 3, 4, 5],
+            "predicted_class_id": [predicted[i] for i in range(1, 6)],
+            "true_class_id": [0, 0, 1, 1, 1],
+            "probability": 0.9,
+            "logit": 1.0,
+        }
+    )
+    predictions["correct"] = predictions["predicted_class_id"] == predictions["true_class_id"]
+    head_weights = pd.DataFrame({"class_id": [0, 0, 1, 1], "filter": [0, 1, 0, 1], "weight": [1.0, 0.0, 0.0, 1.0]})
+    partition = dict(zip(BACKBONE_LAYER, ("net", "layer")))
+    dataset = stored_tables(
+        paths, "dataset", {"images": images, "classes": classes}, prepare_dataset.TABLES, metrics={"pixels_hash": "none", "classes": 2}
+    )
+    captions = stored_tables(
+        paths, "captions", {"attributes": attributes, "image_attributes": captions.read("image_attributes")}, parse_captions.TABLES
+    )
+    decided = stored_tables(
+        paths,
+        "extract",
+        {
+            "activations": extraction.read("activations"),
+            "predictions": predictions,
+            "contributions": contributions,
+            "head_weights": head_weights,
+            "head_bias": pd.DataFrame({"class_id": [0, 1], "bias": [0.0, 0.0]}),
+        },
+        {**extract_features.TABLES, **decisions.TABLES},
+        partition,
+        {"filters": 2, "decomposition": "linear_gap"},
+    )
+    return [dataset, captions, decided]

@@ -1,0 +1,31 @@
+"""The co-occurrence stage on a case computed by hand: the real SQL, every response variant."""
+
+import numpy as np
+import pytest
+
+from filterspeak.errors import OptionError
+from filterspeak.interpret.responses import RESPONSES
+from filterspeak.tasks.count_cooccurrence import CooccurrenceParams
+from stage_runs import hand_made_cooccurrence
+
+
+def test_all_images_matches_hand_computation(tmp_path):
+    # f0: p(x|f0) = (1/3, 2/3) → a0 = 1/3 + 2/3·.5 = 2/3, a1 = 1/3
+    # f1: p(x|f1) = (1/4, 3/4) over x2, x3 → a0 = 1/8, a1 = 1/8 + 3/4 = 7/8
+    np.testing.assert_allclose(hand_made_cooccurrence(tmp_path, top_k=0), [[2 / 3, 1 / 3], [1 / 8, 7 / 8]], rtol=1e-12)
+
+
+def test_top_k_keeps_only_the_strongest_images(tmp_path):
+    np.testing.assert_allclose(hand_made_cooccurrence(tmp_path, top_k=1), [[0.5, 0.5], [0.0, 1.0]], rtol=1e-12)
+
+
+def test_every_declared_response_is_a_column_the_stage_reads(tmp_path):
+    # the mean responses are half the max ones: p(x|f) is the same, so is the co-occurrence
+    assert set(RESPONSES) == {"max", "mean"}
+    for name in RESPONSES:
+        np.testing.assert_allclose(hand_made_cooccurrence(tmp_path / name, top_k=0, response=name), [[2 / 3, 1 / 3], [1 / 8, 7 / 8]])
+
+
+def test_an_unknown_response_is_an_error_not_another_response():
+    with pytest.raises(OptionError, match="unknown response 'p95'; choose from max, mean"):
+        CooccurrenceParams(response="p95", top_k=0)
