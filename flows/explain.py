@@ -15,11 +15,7 @@ from filterspeak.tasks.explain_images import explain_image_files
 
 @flow(name="explain", log_prints=True)
 def explain(
-    images: list[str],
-    store: str | None = None,
-    backbone: str | None = None,
-    layer: str | None = None,
-    device: str = "auto",
+    images: list[str], store: str | None = None, backbone: str | None = None, layer: str | None = None, device: str = "auto"
 ) -> list[str]:
     """One sentence per image file, in order, with the store's latest build (or the named backbone/layer)."""
     results = explain_image_files(StorePaths.at(store), images, backbone, layer, device)

@@ -11,9 +11,7 @@ from filterspeak.storage.duckdb_session import parquet_views
 from filterspeak.storage.schemas import BACKBONE_LAYER, F64, I32, I64, table
 from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec
 
-TABLES = {
-    "cooccurrence": table(("filter", I32), ("attribute_id", I64), ("cooccurrence", F64), ("support", I64), partition=BACKBONE_LAYER),
-}
+TABLES = {"cooccurrence": table(("filter", I32), ("attribute_id", I64), ("cooccurrence", F64), ("support", I64), partition=BACKBONE_LAYER)}
 
 
 @dataclass(frozen=True)

@@ -44,12 +44,7 @@ def long_matrix(image_ids: np.ndarray, column: str, matrix: np.ndarray) -> pd.Da
 
 
 def write_decisions(
-    output: StageOutput,
-    images: pd.DataFrame,
-    logits: np.ndarray,
-    gap: np.ndarray,
-    head: DecisionHead,
-    gradients: np.ndarray | None = None,
+    output: StageOutput, images: pd.DataFrame, logits: np.ndarray, gap: np.ndarray, head: DecisionHead, gradients: np.ndarray | None = None
 ) -> None:
     """`images` sorted by image_id, aligned with the rows of `logits` (N, C) and `gap` (N, F)."""
     probabilities = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
@@ -88,8 +83,7 @@ def write_decisions(
         output.write("head_bias", pd.DataFrame({"class_id": np.arange(classes), "bias": bias}))
     test = (images["split"] == "test").to_numpy()
     output.metrics.update(
-        decomposition=head.method,
-        decision_accuracy=float((predicted[test] == truth[test]).mean()) if test.any() else None,
+        decomposition=head.method, decision_accuracy=float((predicted[test] == truth[test]).mean()) if test.any() else None
     )
 
 

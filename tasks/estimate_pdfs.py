@@ -16,12 +16,7 @@ from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec
 
 TABLES = {
     "filter_attributes": table(
-        ("filter", I32),
-        ("attribute_id", I64),
-        ("probability", F64),
-        ("cooccurrence", F64),
-        ("lift", F64),
-        partition=BACKBONE_LAYER,
+        ("filter", I32), ("attribute_id", I64), ("probability", F64), ("cooccurrence", F64), ("lift", F64), partition=BACKBONE_LAYER
     ),
     "filter_stats": table(
         ("filter", I32),
@@ -109,9 +104,7 @@ def compute(inputs: Inputs, params: PdfParams, context: Context, output: StageOu
     frame["rank"] = frame.groupby("class_id")["probability"].rank(ascending=False, method="first").astype(np.int32)
     output.write("class_attributes", frame.sort_values(["class_id", "rank"]))
     output.metrics.update(
-        filters=num_filters,
-        attributes=num_attributes,
-        mean_selectivity=float(selectivity[has_pdf].mean()) if has_pdf.any() else 0.0,
+        filters=num_filters, attributes=num_attributes, mean_selectivity=float(selectivity[has_pdf].mean()) if has_pdf.any() else 0.0
     )
 
 

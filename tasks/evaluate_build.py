@@ -321,11 +321,7 @@ def check_metrics(metrics: tuple[str, ...]) -> None:
 
 
 def evaluate_stages(
-    stages: BuildView,
-    device: str = "auto",
-    known: BuildView | None = None,
-    metrics: tuple[str, ...] = METRICS,
-    references: bool = True,
+    stages: BuildView, device: str = "auto", known: BuildView | None = None, metrics: tuple[str, ...] = METRICS, references: bool = True
 ) -> BuildEvaluation:
     """Metrics 1–4 (those named in `metrics`) for one build; `known`: the build whose backbone has
     planted concept filters. `references=False` skips the supervised grounding references, which

@@ -185,12 +185,7 @@ def _model(inputs: Inputs, spec: BackboneSpec) -> torch.nn.Module:
 
 
 def extract_layers(
-    paths: StorePaths,
-    inputs: Inputs,
-    params: ExtractParams,
-    layers: list[str],
-    context: Context = Context(),
-    batch_size: int = BATCH_SIZE,
+    paths: StorePaths, inputs: Inputs, params: ExtractParams, layers: list[str], context: Context = Context(), batch_size: int = BATCH_SIZE
 ) -> list[StageResult]:
     """One stage output per layer (each cached on its own), computed in a single pass for all
     layers that are not cached yet."""

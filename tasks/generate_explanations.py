@@ -25,12 +25,7 @@ TABLES = {
         partition=BACKBONE_LAYER,
     ),
     "explanation_attributes": table(
-        ("image_id", I64),
-        ("rank", I32),
-        ("attribute_id", I64),
-        ("phrase", STR),
-        ("score", F64),
-        partition=BACKBONE_LAYER,
+        ("image_id", I64), ("rank", I32), ("attribute_id", I64), ("phrase", STR), ("score", F64), partition=BACKBONE_LAYER
     ),
 }
 

@@ -35,7 +35,7 @@ TABLES = {
         ("parameters", STR),
         partition=BACKBONE,
         location={"weights_path": "weights_sha256"},
-    ),
+    )
 }
 
 

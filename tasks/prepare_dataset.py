@@ -50,10 +50,7 @@ def usable_images(images: pd.DataFrame, check_files: bool) -> tuple[pd.DataFrame
 
 def params_from(options, inputs: Inputs | None = None) -> DatasetParams:
     synthetic = SyntheticConfig(
-        seed=options.dataset_seed,
-        num_classes=options.num_classes,
-        images_per_class=options.images_per_class,
-        image_size=options.image_size,
+        seed=options.dataset_seed, num_classes=options.num_classes, images_per_class=options.images_per_class, image_size=options.image_size
     )
     return DatasetParams(
         name=options.dataset,
@@ -99,12 +96,4 @@ def compute(inputs: Inputs, params: DatasetParams, context: Context, output: Sta
     )
 
 
-STAGE = StageSpec(
-    name="dataset",
-    module=__name__,
-    reads={},
-    writes=TABLES,
-    params=params_from,
-    compute=compute,
-    external=source_key,
-)
+STAGE = StageSpec(name="dataset", module=__name__, reads={}, writes=TABLES, params=params_from, compute=compute, external=source_key)

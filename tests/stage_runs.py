@@ -70,12 +70,15 @@ def hand_made_upstream(paths: StorePaths) -> list[StageResult]:
     """The dataset, captions and extraction outputs of the hand-made case."""
     import pandas as pd
 
+    from filterspeak.interpret.responses import RESPONSES
     from filterspeak.storage.schemas import BACKBONE_LAYER
 
     activations = pd.DataFrame(
-        [(image, f, r, r / 2) for f, values in HAND_RESPONSES.items() for image, r in enumerate(values, start=1)],
-        columns=["image_id", "filter", "max_response", "mean_response"],
+        [(image, f, r) for f, values in HAND_RESPONSES.items() for image, r in enumerate(values, start=1)],
+        columns=["image_id", "filter", "max_response"],
     )
+    for response in RESPONSES.values():  # every other declared response: half the max (same p(x|f))
+        activations[response.column] = activations["max_response"] / (1 if response.name == "max" else 2)
     image_attributes = pd.DataFrame(HAND_IMAGE_ATTRIBUTES, columns=["image_id", "attribute_id", "probability"])
     image_attributes["count"] = 1
     images = pd.DataFrame({"image_id": [1, 2, 3, 4, 5], "split": ["train"] * 4 + ["test"], "path": "x", "class_id": 0})

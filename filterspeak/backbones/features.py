@@ -93,12 +93,7 @@ class _Capture:
 
 
 def forward_layers(
-    model: nn.Module,
-    layers: list[str],
-    batch: torch.Tensor,
-    preprocessing: Preprocessing,
-    device: torch.device,
-    mode: str = "full",
+    model: nn.Module, layers: list[str], batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device, mode: str = "full"
 ) -> dict[str, BatchFeatures]:
     """One forward pass capturing every layer in `layers`.
 

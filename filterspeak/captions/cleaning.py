@@ -44,14 +44,7 @@ import pandas as pd
 
 from filterspeak.captions import lexicon as lx
 
-__all__ = [
-    "DEFAULT_MAX_CHARS",
-    "ENGLISH_FUNCTION_WORDS",
-    "clean_captions",
-    "clean_text",
-    "looks_english",
-    "match_images",
-]
+__all__ = ["DEFAULT_MAX_CHARS", "ENGLISH_FUNCTION_WORDS", "clean_captions", "clean_text", "looks_english", "match_images"]
 
 #: Captions longer than this (characters, after cleaning) are skipped.
 DEFAULT_MAX_CHARS = 2000

@@ -67,10 +67,7 @@ BUNDLED_DATA: Path | None = Path(__file__).resolve().parents[1] / "nltk_data"
 
 _WORDNET_NAMES = [WORDNET_RESOURCE + ".zip/wordnet/", WORDNET_RESOURCE + "/"]
 
-_DESCRIPTIONS = {
-    TAGGER_RESOURCE: "the averaged perceptron part-of-speech tagger",
-    WORDNET_RESOURCE: "WordNet 3.0, used to lemmatise nouns",
-}
+_DESCRIPTIONS = {TAGGER_RESOURCE: "the averaged perceptron part-of-speech tagger", WORDNET_RESOURCE: "WordNet 3.0, used to lemmatise nouns"}
 
 
 class NltkDataMissing(FilterSpeakError, RuntimeError):

@@ -20,13 +20,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from filterspeak.captions import batching, nltk_resources
-from filterspeak.captions.batching import (
-    PARALLEL_MIN_SENTENCES,
-    SPAWN_MIN_SENTENCES,
-    BatchRun,
-    SentenceCache,
-    SentenceResult,
-)
+from filterspeak.captions.batching import PARALLEL_MIN_SENTENCES, SPAWN_MIN_SENTENCES, BatchRun, SentenceCache, SentenceResult
 from filterspeak.captions.config import DEFAULT_CONFIG, PARSER_VERSION, ParserConfig
 from filterspeak.captions.grammar import GRAMMAR, MOD_TAGS, make_chunker
 from filterspeak.captions.normalise import MAX_TOKENS, caption_sentences, tokenize
@@ -94,11 +88,7 @@ class CaptionParser:
         return self.parse_many([text])[0]
 
     def parse_many(
-        self,
-        texts: Sequence[str],
-        progress: bool = False,
-        workers: int | None = 1,
-        failures: list[ParseFailure] | None = None,
+        self, texts: Sequence[str], progress: bool = False, workers: int | None = 1, failures: list[ParseFailure] | None = None
     ) -> list[list[Phrase]]:
         """Phrases for each caption; identical sentences are parsed once, tagging is batched.
 

@@ -23,13 +23,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-__all__ = [
-    "IMAGE_PHRASE_COLUMNS",
-    "VOCABULARY_COLUMNS",
-    "build_vocabulary",
-    "image_attribute_counts",
-    "phrase_rows",
-]
+__all__ = ["IMAGE_PHRASE_COLUMNS", "VOCABULARY_COLUMNS", "build_vocabulary", "image_attribute_counts", "phrase_rows"]
 
 IMAGE_PHRASE_COLUMNS = ("image_id", "phrase", "modifier", "noun")
 VOCABULARY_COLUMNS = ("attribute_id", "phrase", "modifier", "noun", "document_frequency")
@@ -101,12 +95,7 @@ def build_vocabulary(image_phrases: pd.DataFrame, min_df: int = 5, max_size: int
         .drop_duplicates("phrase", keep="first")
         .set_index("phrase")
     )
-    vocab = pd.DataFrame(
-        {
-            "phrase": dfreq.index.to_numpy(),
-            "document_frequency": dfreq.to_numpy().astype("int64"),
-        }
-    )
+    vocab = pd.DataFrame({"phrase": dfreq.index.to_numpy(), "document_frequency": dfreq.to_numpy().astype("int64")})
     vocab = vocab.sort_values(["document_frequency", "phrase"], ascending=[False, True], kind="mergesort")
     if max_size is not None:
         vocab = vocab.head(int(max_size))
@@ -120,9 +109,7 @@ def build_vocabulary(image_phrases: pd.DataFrame, min_df: int = 5, max_size: int
 
 
 def image_attribute_counts(
-    image_phrases: pd.DataFrame,
-    vocabulary: pd.DataFrame,
-    weighting: Literal["counts", "presence"] = "counts",
+    image_phrases: pd.DataFrame, vocabulary: pd.DataFrame, weighting: Literal["counts", "presence"] = "counts"
 ) -> pd.DataFrame:
     """p(a|x) for every image with at least one in-vocabulary phrase.
 

@@ -63,12 +63,7 @@ def load_cub(root: Path, options: CubOptions = CubOptions()) -> LoadedDataset:
     labels = {int(i) - base: int(c) - class_base for i, c in _pairs(root / "image_class_labels.txt")}
     split = {int(i) - base: ("train" if v == "1" else "test") for i, v in _pairs(root / "train_test_split.txt")}
     image_dir = root / "images"
-    images = pd.DataFrame(
-        {
-            "image_id": [int(i) - base for i, _ in image_rows],
-            "relative": [p for _, p in image_rows],
-        }
-    )
+    images = pd.DataFrame({"image_id": [int(i) - base for i, _ in image_rows], "relative": [p for _, p in image_rows]})
     images["path"] = [str(image_dir / p) for p in images["relative"]]
     images["class_id"] = images["image_id"].map(labels)
     images["split"] = images["image_id"].map(split)

@@ -118,12 +118,7 @@ def read_class_percentages(class_names_path: Path, percentages_path: Path) -> pd
     return pd.DataFrame(values, index=pd.Index(names, name="class_name"))
 
 
-_TEMPLATES = (
-    "this bird has {list}.",
-    "a bird with {list}.",
-    "the bird has {list}.",
-    "this is a bird with {list}.",
-)
+_TEMPLATES = ("this bird has {list}.", "a bird with {list}.", "the bird has {list}.", "this is a bird with {list}.")
 
 
 def _listing(snippets: list[str]) -> str:

@@ -17,16 +17,7 @@ from filterspeak.datasets.synthetic_spec import BODY_TONES, PALETTE, BirdSpec, P
 
 #: Per-pixel part labels (mask values). ``head`` is the head minus crown and beak (the eye
 #: counts as head); ``body`` is the body minus breast and wing (the legs count as body).
-PART_LABELS: dict[str, int] = {
-    "background": 0,
-    "crown": 1,
-    "beak": 2,
-    "breast": 3,
-    "wing": 4,
-    "tail": 5,
-    "head": 6,
-    "body": 7,
-}
+PART_LABELS: dict[str, int] = {"background": 0, "crown": 1, "beak": 2, "breast": 3, "wing": 4, "tail": 5, "head": 6, "body": 7}
 
 SUPERSAMPLE = 2
 COLOUR_JITTER = 12  # +- per channel, per part, per image
@@ -267,12 +258,7 @@ def render_bird(spec: BirdSpec, size: int, rng: np.random.Generator) -> tuple[np
 
     tone = _jitter(BODY_TONES[spec.body_tone], rng)
     part_rgb = {name: _part_colours(part, rng) for name, part in spec.parts().items()}
-    fixed = {
-        "legs": np.asarray(_LEG_RGB, dtype=np.float32),
-        "body": tone,
-        "head": tone,
-        "eye": np.asarray(_EYE_RGB, dtype=np.float32),
-    }
+    fixed = {"legs": np.asarray(_LEG_RGB, dtype=np.float32), "body": tone, "head": tone, "eye": np.asarray(_EYE_RGB, dtype=np.float32)}
 
     # Only the bird's bounding box is drawn, on a supersampled grid.
     r0, r1, c0, c1 = _pixel_box(spec, size)

@@ -40,17 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 # --------------------------------------------------------------------------------------------
 
 #: Canonical colour words, in a fixed order.
-COLOURS: tuple[str, ...] = (
-    "red",
-    "blue",
-    "yellow",
-    "black",
-    "white",
-    "brown",
-    "green",
-    "orange",
-    "grey",
-)
+COLOURS: tuple[str, ...] = ("red", "blue", "yellow", "black", "white", "brown", "green", "orange", "grey")
 
 #: Reference RGB of each colour word (renderers add a little per-image jitter).
 PALETTE: dict[str, tuple[int, int, int]] = {
@@ -90,11 +80,7 @@ PATTERN_PROBABILITIES: dict[str, float] = {"solid": 0.5, "striped": 0.25, "spott
 #: Neutral plumage tones for the rest of the head and body. They are deliberately not colour
 #: words of the vocabulary (head and body colours are never attributes) and are far from every
 #: palette colour so that a brown or grey wing still stands out from the body.
-BODY_TONES: dict[str, tuple[int, int, int]] = {
-    "tan": (206, 180, 138),
-    "slate": (170, 185, 210),
-    "rose": (214, 168, 160),
-}
+BODY_TONES: dict[str, tuple[int, int, int]] = {"tan": (206, 180, 138), "slate": (170, 185, 210), "rose": (214, 168, 160)}
 
 #: Minimum RGB distance between the two colours of a patterned part, so stripes and spots
 #: are visible at 64 px.
@@ -329,12 +315,7 @@ def _sample_part(part: str, fixed: list[str], rng: np.random.Generator) -> PartS
     return PartSpec(colour=colour, pattern=pattern, secondary=secondary)
 
 
-def sample_bird(
-    class_id: int,
-    config: SyntheticConfig,
-    rng: np.random.Generator,
-    max_tries: int = 1000,
-) -> BirdSpec:
+def sample_bird(class_id: int, config: SyntheticConfig, rng: np.random.Generator, max_tries: int = 1000) -> BirdSpec:
     """Sample the spec of one bird of ``class_id``.
 
     The class's defining phrases are forced (a defining colour is the part's primary colour);

@@ -11,12 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from filterspeak.interpret.decomposition import LINEAR_GAP, filter_weights_for_decision
-from filterspeak.interpret.sentences import (
-    CitedAttribute,
-    decision_attribute_scores,
-    render_sentence,
-    select_attributes,
-)
+from filterspeak.interpret.sentences import CitedAttribute, decision_attribute_scores, render_sentence, select_attributes
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,7 @@ def decision_attribute_scores(filter_weights: np.ndarray, pdf: np.ndarray) -> np
 
 
 def select_attributes(
-    scores: np.ndarray,
-    phrases: list[str],
-    nouns: list[str],
-    top_k: int = 3,
-    min_relative_score: float = 0.0,
+    scores: np.ndarray, phrases: list[str], nouns: list[str], top_k: int = 3, min_relative_score: float = 0.0
 ) -> list[CitedAttribute]:
     """Highest-scoring attributes, at most one per noun, each at least `min_relative_score`
     times the top score."""

@@ -135,8 +135,7 @@ def test_clean_captions_never_raises_on_odd_text():
 
 def test_match_images():
     captions = frame_of(
-        ["a", "b", "c", "d", "e", "f"],
-        keys=["001.Cardinal/x.jpg", "./001.Cardinal/x.jpg", "y.jpg", "z.png", "w.jpg", "nowhere.jpg"],
+        ["a", "b", "c", "d", "e", "f"], keys=["001.Cardinal/x.jpg", "./001.Cardinal/x.jpg", "y.jpg", "z.png", "w.jpg", "nowhere.jpg"]
     )
     known = {"001.Cardinal/x.jpg": 0, "val2014/y.jpg": 1, "images/z.jpg": 2, "a/w.jpg": 3, "b/w.jpg": 4}
     matched, errors = match_images(captions, known)

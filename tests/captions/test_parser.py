@@ -423,12 +423,7 @@ def test_parse_flickr_style(parser, text, expected):
 def test_synthetic_captions_have_no_false_phrases(parser):
     """On noise-free generated captions every phrase is true of the bird (its truth set plus
     '<secondary colour> stripe/spot' for patterned parts)."""
-    from filterspeak.datasets.synthetic import (
-        SyntheticConfig,
-        image_rngs,
-        make_caption,
-        sample_bird,
-    )
+    from filterspeak.datasets.synthetic import SyntheticConfig, image_rngs, make_caption, sample_bird
 
     cfg = SyntheticConfig(caption_noise=0.0)
     caps, truths = [], []

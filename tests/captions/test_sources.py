@@ -8,12 +8,7 @@ import pandas as pd
 import pytest
 
 from _helpers import FIXTURES, FLICKR
-from filterspeak.captions.sources import (
-    CAPTION_COLUMNS,
-    FORMATS,
-    CaptionSourceError,
-    read_captions,
-)
+from filterspeak.captions.sources import CAPTION_COLUMNS, FORMATS, CaptionSourceError, read_captions
 
 
 def check_frame(frame: pd.DataFrame) -> None:
@@ -169,10 +164,7 @@ def test_csv():
     frame, errors = read_captions(FIXTURES / "csv" / "captions.csv", "csv")
     check_frame(frame)
     assert errors == []
-    assert frame["text"].tolist()[1:] == [
-        "the bird has a short, pointed beak",
-        'a grey bird with a white belly, and "bright" yellow eyes',
-    ]
+    assert frame["text"].tolist()[1:] == ["the bird has a short, pointed beak", 'a grey bird with a white belly, and "bright" yellow eyes']
     assert frame["source_line"].tolist() == [2, 3, 4]
 
 

@@ -25,15 +25,7 @@ from filterspeak.datasets.synthetic import (
     render_bird,
     sample_bird,
 )
-from filterspeak.datasets.synthetic_spec import (
-    COLOURS,
-    PALETTE,
-    PART_COLOURS,
-    PARTS,
-    PATTERN_WORDS,
-    phrase_kind,
-    satisfies,
-)
+from filterspeak.datasets.synthetic_spec import COLOURS, PALETTE, PART_COLOURS, PARTS, PATTERN_WORDS, phrase_kind, satisfies
 
 SMALL = SyntheticConfig(seed=3, num_classes=12, images_per_class=4, image_size=64)
 
@@ -257,8 +249,7 @@ def test_split_fraction_per_class(small, tmp_path):
     assert (counts == 1).all()  # round(0.3 * 4)
     assert set(small.images["split"]) == {"train", "test"}
     ds = generate_synthetic(
-        SyntheticConfig(seed=3, num_classes=12, images_per_class=10, image_size=32, captions_per_image=1),
-        tmp_path / "split",
+        SyntheticConfig(seed=3, num_classes=12, images_per_class=10, image_size=32, captions_per_image=1), tmp_path / "split"
     )
     counts = ds.images.groupby("class_id")["split"].apply(lambda s: (s == "test").sum())
     assert (counts == 3).all()
@@ -376,8 +367,7 @@ def test_caption_count_and_form(small):
 
 def test_captions_without_noise_state_only_true_pairs(tmp_path):
     ds = generate_synthetic(
-        SyntheticConfig(seed=5, num_classes=12, images_per_class=6, image_size=32, caption_noise=0.0),
-        tmp_path / "clean",
+        SyntheticConfig(seed=5, num_classes=12, images_per_class=6, image_size=32, caption_noise=0.0), tmp_path / "clean"
     )
     truth = _truth_sets(ds)
     n_pairs = 0
@@ -390,8 +380,7 @@ def test_captions_without_noise_state_only_true_pairs(tmp_path):
 
 def test_caption_noise_states_wrong_colours(tmp_path):
     ds = generate_synthetic(
-        SyntheticConfig(seed=5, num_classes=12, images_per_class=6, image_size=32, caption_noise=0.5),
-        tmp_path / "noisy",
+        SyntheticConfig(seed=5, num_classes=12, images_per_class=6, image_size=32, caption_noise=0.5), tmp_path / "noisy"
     )
     truth = _truth_sets(ds)
     wrong = [bool(stated_pairs(t) - truth[i]) for i, t in ds.captions[["image_id", "text"]].itertuples(index=False)]

@@ -19,13 +19,7 @@ from filterspeak.tasks.graph import BuildView, open_build
 
 pytestmark = pytest.mark.slow
 
-FLOORS = {
-    "known_filter_top1": 0.6,
-    "known_filter_auprc": 0.7,
-    "grounding_accuracy": 0.25,
-    "retrieval_map": 0.27,
-    "deletion_ratio": 3.0,
-}
+FLOORS = {"known_filter_top1": 0.6, "known_filter_auprc": 0.7, "grounding_accuracy": 0.25, "retrieval_map": 0.27, "deletion_ratio": 3.0}
 
 
 class ShuffledAttributes(BuildView):

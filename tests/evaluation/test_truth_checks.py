@@ -19,11 +19,7 @@ def test_selective_filter_precision_uses_top_activating_images():
     stats = pd.DataFrame({"filter": [0, 1], "selectivity": [0.9, 0.8], "top_attribute_id": [0, 0]})
     # filter 0 fires on images 1 and 2 (red crowns); filter 1 on image 3 (no red crown)
     activations = pd.DataFrame(
-        {
-            "filter": [0, 0, 0, 1, 1, 1],
-            "image_id": [1, 2, 3, 1, 2, 3],
-            "max_response": [5.0, 4.0, 0.1, 0.1, 0.2, 6.0],
-        }
+        {"filter": [0, 0, 0, 1, 1, 1], "image_id": [1, 2, 3, 1, 2, 3], "max_response": [5.0, 4.0, 0.1, 0.1, 0.2, 6.0]}
     )
     result = selective_filter_precision(
         stats, ATTRIBUTES, activations, TRUTH, pd.Series([1, 2, 3]), min_selectivity_quantile=0.0, top_images=1

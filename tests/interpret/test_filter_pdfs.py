@@ -3,11 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from filterspeak.interpret.filter_pdfs import (
-    attribute_prior,
-    filter_attribute_matrix,
-    selectivity,
-)
+from filterspeak.interpret.filter_pdfs import attribute_prior, filter_attribute_matrix, selectivity
 from stage_runs import hand_made_cooccurrence as _cooccurrence  # the real SQL on the hand-made case (tests/tasks)
 
 IMAGE_ATTRIBUTES = [(1, 0, 1.0), (2, 0, 0.5), (2, 1, 0.5), (3, 1, 1.0), (4, 1, 1.0)]  # as in stage_runs.HAND_MADE

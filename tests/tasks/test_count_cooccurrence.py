@@ -21,11 +21,11 @@ def test_top_k_keeps_only_the_strongest_images(tmp_path):
 
 def test_every_declared_response_is_a_column_the_stage_reads(tmp_path):
     # the mean responses are half the max ones: p(x|f) is the same, so is the co-occurrence
-    assert set(RESPONSES) == {"max", "mean"}
+    assert {"max", "mean"} <= set(RESPONSES)
     for name in RESPONSES:
         np.testing.assert_allclose(hand_made_cooccurrence(tmp_path / name, top_k=0, response=name), [[2 / 3, 1 / 3], [1 / 8, 7 / 8]])
 
 
 def test_an_unknown_response_is_an_error_not_another_response():
-    with pytest.raises(OptionError, match="unknown response 'p95'; choose from max, mean"):
-        CooccurrenceParams(response="p95", top_k=0)
+    with pytest.raises(OptionError, match="unknown response 'p42'; choose from " + ", ".join(RESPONSES)):
+        CooccurrenceParams(response="p42", top_k=0)
