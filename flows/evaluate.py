@@ -25,15 +25,23 @@ from filterspeak.tasks.graph import BuildView, open_build, run_graph
 from filterspeak.tasks.prefect_tasks import as_prefect_task
 from filterspeak.tasks.stage import Context
 
-#: DESIGN.md's open choices, each changed alone from the defaults.
-VARIANTS: tuple[tuple[str, dict[str, Any]], ...] = (
-    ("defaults (max, all images, pmi, presence)", {}),
-    ("mean response", {"response": "mean"}),
-    ("top-20 images", {"top_k_images": 20}),
-    ("no prior correction", {"prior_correction": "none"}),
-    ("lift correction", {"prior_correction": "lift"}),
-    ("counts weighting", {"attribute_weighting": "counts"}),
-)
+#: DESIGN.md's open choices, each changed alone from the defaults: every allowed value of each
+#: method option (from its declaration, so a new response or correction is evaluated too), and
+#: p(x|f) over the top 20 images instead of all.
+METHOD_OPTIONS = ("response", "prior_correction", "attribute_weighting")
+
+
+def _variants() -> tuple[tuple[str, dict[str, Any]], ...]:
+    declared = {option.name: option for option in BuildOptions.declared()}
+    defaults = ", ".join(f"{name} {declared[name].default}" for name in METHOD_OPTIONS)
+    variants = [(f"defaults ({defaults}, all images)", {})]
+    for name in METHOD_OPTIONS:
+        option = declared[name]
+        variants += [(f"{name.replace('_', ' ')} {choice}", {name: choice}) for choice in option.choices if choice != option.default]
+    return (*variants, ("top-20 images", {"top_k_images": 20}))
+
+
+VARIANTS = _variants()
 CONCEPT_FILTERS = 8
 
 

@@ -24,7 +24,6 @@ from filterspeak.evaluation import deletion, grounding, known_filters, randomiza
 from filterspeak.interpret.responses import response
 from filterspeak.tasks import parse_captions
 from filterspeak.tasks.decisions import head_of
-from filterspeak.tasks.explain_images import build_model
 from filterspeak.tasks.graph import BuildView
 from filterspeak.tasks.readers import response_matrix
 
@@ -138,7 +137,7 @@ class _Network:
 
 def _network(stages: BuildView, device: str) -> _Network:
     torch_device = resolve_device(device)
-    model = build_model(stages).to(torch_device).eval()
+    model = stages.model().to(torch_device).eval()
     return _Network(model, torch_device, head_of(stages.table_result("predictions")))
 
 

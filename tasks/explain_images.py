@@ -11,13 +11,12 @@ from PIL import UnidentifiedImageError
 
 from filterspeak.backbones import images as image_loading
 from filterspeak.backbones.devices import resolve_device
-from filterspeak.backbones.loading import load_model
 from filterspeak.errors import FilterSpeakError
 from filterspeak.interpret.decisions import explain_decisions
 from filterspeak.interpret.sentences import CitedAttribute
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.decisions import head_of
-from filterspeak.tasks.graph import BuildView, open_build
+from filterspeak.tasks.graph import open_build
 from filterspeak.tasks.readers import vocabulary_of
 
 
@@ -44,13 +43,6 @@ def _load(path: Path, size: int, resize: int | None) -> torch.Tensor:
         raise ImageUnreadable(f"cannot read image {path}: {error}") from None
 
 
-def build_model(build: BuildView) -> torch.nn.Module:
-    """The network of a recorded build."""
-    backbone = build.table_result("backbones")
-    spec = build.options.backbone_spec
-    return load_model(spec, backbone.file_path("weights") if spec.trainable else None, backbone.metrics["num_outputs"])
-
-
 def explain_image_files(
     paths: StorePaths,
     image_files: Sequence[str | Path],
@@ -63,7 +55,7 @@ def explain_image_files(
     options = build.options
     preprocessing = options.preprocessing
     torch_device = resolve_device(device)
-    model = build_model(build).to(torch_device)
+    model = build.model().to(torch_device)
     classes = build.read("classes")
     names = dict(zip(classes["class_id"], classes["name"]))
     head = head_of(build.table_result("predictions"))

@@ -201,6 +201,14 @@ class BuildView:
     def split_ids(self, split: str) -> np.ndarray:
         return split_ids(self, split)
 
+    def model(self):
+        """The build's network: the built-in backbone's trained weights, any other from its verified file."""
+        from filterspeak.backbones.loading import load_model
+
+        backbone = self.table_result("backbones")
+        spec = self.options.backbone_spec
+        return load_model(spec, backbone.file_path("weights") if spec.trainable else None, backbone.metrics["num_outputs"])
+
     def stage_names(self) -> Iterator[str]:
         return iter(self.produced.by_stage)
 
