@@ -46,8 +46,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    if "NLTK_DATA" not in os.environ and (SHARED / "nltk_data").is_dir():
-        os.environ["NLTK_DATA"] = str(SHARED / "nltk_data")
     if not args.file.exists():
         print(f"caption file not found: {args.file}", file=sys.stderr)
         return 2

@@ -162,6 +162,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from filterspeak.tasks.evaluate_build import METRICS, check_metrics
 
     chosen = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else METRICS
+    if args.json_path and not Path(args.json_path).resolve().parent.is_dir():
+        raise FilterSpeakError(f"--json {args.json_path}: its folder does not exist")
     check_metrics(chosen)
     load_build_record(StorePaths.at(args.store), args.backbone, args.layer)  # one line, before Prefect starts, if absent
     with failures_reported_by_cli():

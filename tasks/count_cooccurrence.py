@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from filterspeak.errors import OptionError
 from filterspeak.interpret.responses import response
 from filterspeak.sql import load_sql
 from filterspeak.storage.cache import StageOutput
@@ -22,7 +23,7 @@ class CooccurrenceParams:
     def __post_init__(self) -> None:
         response(self.response)  # an unknown name is an error, never silently another response
         if self.top_k < 0:
-            raise ValueError("top_k must be >= 0 (0 keeps all images)")
+            raise OptionError("--top-k-images must be >= 0 (0 keeps all images)")
 
     def to_dict(self) -> dict:
         return asdict(self)

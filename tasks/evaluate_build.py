@@ -20,6 +20,7 @@ from filterspeak.backbones.devices import resolve_device
 from filterspeak.backbones.heads import DecisionHead
 from filterspeak.captions.parser import CaptionParser
 from filterspeak.datasets.synthetic_render import PART_LABELS
+from filterspeak.errors import OptionError
 from filterspeak.evaluation import deletion, grounding, known_filters, randomization, retrieval, truth_checks
 from filterspeak.interpret.responses import response
 from filterspeak.tasks import parse_captions
@@ -316,7 +317,7 @@ METRICS = ("known_filters", "grounding", "retrieval", "deletion", "randomization
 def check_metrics(metrics: tuple[str, ...]) -> None:
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown or not metrics:
-        raise ValueError(f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METRICS)}")
+        raise OptionError(f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METRICS)}")
 
 
 def evaluate_stages(

@@ -77,6 +77,10 @@ class CaptionSourceError(FilterSpeakError, ValueError):
     """A caption source that cannot be read at all (not JSON, no usable columns, ...)."""
 
 
+class CaptionFileMissing(FilterSpeakError, FileNotFoundError):
+    """The caption file or folder named does not exist."""
+
+
 # ------------------------------------------------------------------------------------ helpers
 def _frame(rows: list[tuple[str, str, int]]) -> pd.DataFrame:
     return pd.DataFrame(
@@ -125,7 +129,7 @@ def _lines(path: Path, errors: list[ErrorRow], label: str | None = None):
 
 def _require_file(path: Path) -> Path:
     if not path.exists():
-        raise FileNotFoundError(f"caption file not found: {path}")
+        raise CaptionFileMissing(f"caption file not found: {path}")
     if not path.is_file():
         raise CaptionSourceError(f"{path} is not a file")
     return path
@@ -151,7 +155,7 @@ def read_cub(path: str | os.PathLike) -> tuple[pd.DataFrame, list[ErrorRow]]:
     """Reed et al. CUB captions: ``text_c10/<class folder>/<image stem>.txt``."""
     root = Path(path)
     if not root.exists():
-        raise FileNotFoundError(f"CUB caption folder not found: {root}")
+        raise CaptionFileMissing(f"CUB caption folder not found: {root}")
     text_dir = root if root.name == "text_c10" else root / "text_c10"
     if not text_dir.is_dir():
         if root.is_dir() and any(p.is_dir() and any(p.glob("*.txt")) for p in root.iterdir()):

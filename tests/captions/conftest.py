@@ -1,7 +1,7 @@
 """Fixtures shared by the caption tests.
 
-NLTK_DATA needs no fixture here: tests/conftest.py points it at the shared offline copy at
-import when the environment leaves it unset.
+NLTK data needs no fixture: it ships in the package (filterspeak/nltk_data/); NLTK_DATA, when
+set, is searched first.
 """
 
 from __future__ import annotations
