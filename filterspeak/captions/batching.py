@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from filterspeak.captions.results import Phrase
+from filterspeak.progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from filterspeak.captions.parser import CaptionParser
@@ -130,28 +131,15 @@ def parse_sentences(
 
 
 # ----------------------------------------------------------------------------------- running
-def _progress_bar(progress: bool, total: int, desc: str):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="sent")
-
-
 def _run_in_process(
     parser: CaptionParser, sentences: list[str], progress: bool, reason: str | None
 ) -> tuple[dict[str, SentenceResult], BatchRun]:
-    bar = _progress_bar(progress, len(sentences), "parsing captions")
     out: dict[str, SentenceResult] = {}
-    try:
+    with Progress(len(sentences), "parsing captions", unit="sent", enabled=progress) as bar:
         for start in range(0, len(sentences), TAG_BATCH):
             batch = sentences[start : start + TAG_BATCH]
             out.update(zip(batch, parser.parse_batch(batch)))
-            if bar is not None:
-                bar.update(len(batch))
-    finally:
-        if bar is not None:
-            bar.close()
+            bar.update(len(batch))
     return out, BatchRun("in-process", 1, len(sentences), (), reason)
 
 
@@ -168,19 +156,13 @@ def _run_in_pool(
     except (OSError, ImportError) as exc:  # ImportError: a platform without working sem_open
         log.warning("could not start %d caption parsing processes (%s); parsing in this process", n_workers, exc)
         return _run_in_process(parser, sentences, progress, f"process pool could not start ({type(exc).__name__}: {exc})")
-    bar = _progress_bar(progress, len(sentences), f"parsing captions ({n_workers} processes)")
     out: dict[str, SentenceResult] = {}
     pids: set[int] = set()
-    try:
-        with pool:
-            for batch, (pid, results) in zip(batches, pool.imap(_worker_parse, batches)):
-                out.update(zip(batch, results))
-                pids.add(pid)
-                if bar is not None:
-                    bar.update(len(batch))
-    finally:
-        if bar is not None:
-            bar.close()
+    with Progress(len(sentences), f"parsing captions ({n_workers} processes)", unit="sent", enabled=progress) as bar, pool:
+        for batch, (pid, results) in zip(batches, pool.imap(_worker_parse, batches)):
+            out.update(zip(batch, results))
+            pids.add(pid)
+            bar.update(len(batch))
     return out, BatchRun("pool", n_workers, len(sentences), tuple(sorted(pids)))
 
 

@@ -118,7 +118,7 @@ def test_missing_after_all_is_one_clear_line(tmp_path, monkeypatch):
     monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "other")])
     monkeypatch.setenv("NLTK_DATA", str(tmp_path / "env"))
     for loader, resource in ((r.load_tagger, r.TAGGER_RESOURCE), (r.load_lemmatizer, r.WORDNET_RESOURCE)):
-        with pytest.raises(r.NltkDataMissing) as info:
+        with pytest.raises(r.NltkDataMissing, match=f"^NLTK data resource '{resource}' ") as info:
             loader()
         err = info.value
         assert isinstance(err, FilterSpeakError) and isinstance(err, RuntimeError)
