@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from filterspeak.evaluation.truth_checks import cited_attribute_precision, selective_filter_precision
-from filterspeak.storage.builds import load_build_record
 from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks.graph import open_build
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 def default_build(default_store):
     store, report = default_store
     paths = StorePaths.at(store)
-    record = load_build_record(paths)
-    return report, {stage: record.result(paths, stage) for stage in record.stages}
+    build = open_build(paths)
+    return report, {stage: build.result(stage) for stage in build.stage_names()}
 
 
 def test_backbone_reaches_target_accuracy(default_build):

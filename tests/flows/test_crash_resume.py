@@ -53,7 +53,7 @@ def _env(sleep: float) -> dict[str, str]:
 def _build(store: Path) -> str:
     done = subprocess.run(_command(store), capture_output=True, text=True, env=_env(0), timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+    return done.stdout + done.stderr  # the summary on stdout, progress ("resuming: ...") on stderr
 
 
 def _records(store: Path) -> list[str]:
