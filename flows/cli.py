@@ -10,6 +10,9 @@ import sys
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# Without PREFECT_API_URL each command starts a temporary Prefect server; the first one on a machine
+# also creates Prefect's database, which can take longer than Prefect's 20 s default on 2 cores.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from filterspeak.errors import FilterSpeakError
 from filterspeak.flows.captions_cli import add_captions_commands, run_captions
