@@ -5,12 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import duckdb
-import pyarrow as pa
-
-from filterspeak.sql import load_sql
 
 
 @contextmanager
@@ -25,8 +21,3 @@ def parquet_views(tables: dict[str, Path], threads: int | None = None) -> Iterat
         yield connection
     finally:
         connection.close()
-
-
-def run_sql_file(connection: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any] | None = None) -> pa.Table:
-    """Execute `sql/<name>.sql` with named parameters and drain the result as Arrow."""
-    return connection.sql(load_sql(name), params=params or {}).to_arrow_table()

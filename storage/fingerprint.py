@@ -49,7 +49,7 @@ def fingerprint(value: Any) -> str:
 
 
 PACKAGE = "filterspeak"
-SQL_LOADERS = {"load_sql", "run_sql_file"}  # calls whose string arguments name files in sql/
+SQL_LOADERS = {"load_sql"}  # calls whose string arguments name files in sql/
 
 
 def read_source(path: str) -> str:

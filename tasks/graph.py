@@ -173,9 +173,6 @@ class BuildView:
     def table_result(self, table: str) -> StageResult:
         return self.produced.by_table[table]
 
-    def has(self, table: str) -> bool:
-        return table in self.produced.by_table
-
     def read(self, table: str, columns: list[str] | None = None):
         return self.table_result(table).read(table, columns)
 

@@ -89,9 +89,6 @@ class Inputs:
     def for_stage(self, spec: StageSpec) -> Inputs:
         return Inputs({t: r for t, r in self.producers.items() if t in spec.reads}, spec.reads)
 
-    def has(self, table: str) -> bool:
-        return table in self.producers
-
     def result(self, table: str) -> StageResult:
         """The output holding `table` (for its files and metrics)."""
         if self.allowed is not None and table not in self.allowed:
