@@ -64,7 +64,8 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
         logger.info(f"{result.stage + where:<28} {'reused' if result.reused else 'computed':<9} {seconds:7.2f} s")
 
     with build_lock(paths, notify=logger.warning):  # shows on the run page, not only the terminal
-        outcome = run_graph(paths, options, layers, Context(spec.name, None, options.device, progress), as_prefect_task, note)
+        context = Context(spec.name, device=options.device, progress=progress, loader_workers=options.loader_workers)
+        outcome = run_graph(paths, options, layers, context, as_prefect_task, note)
         for layer, built in outcome.layers.items():
             save_build_record(paths, BuildRecord(spec.name, layer, built.stages, options.to_dict(), run_id), latest=latest)
         publish(paths, [result for result, _ in outcome.results])
@@ -85,7 +86,7 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
             "test_accuracy_by_layer": {layer: metrics["decision_accuracy"] for layer, metrics in decided.items()},
             "decomposition": decided[layers[0]]["decomposition"],
             "vocabulary_size": first.by_stage["captions"].metrics["vocabulary_size"],
-            "filters": first.by_table["activations"].metrics["filters"],
+            "filters": first.by_table["filter_responses"].metrics["filters"],
             "images": first.by_stage["dataset"].metrics["images"],
             "classes": first.by_stage["dataset"].metrics["classes"],
             "captions": first.by_stage["dataset"].metrics["captions"],

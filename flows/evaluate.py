@@ -59,7 +59,7 @@ def _variant(paths: StorePaths, base: BuildView, changes: dict[str, Any], progre
     """The base build with other method options: the same graph, so only the stages whose
     parameters changed (and what reads them) are computed; the rest is reused."""
     options = base.options.replace(**changes)
-    context = Context(options.backbone_spec.name, None, options.device, progress)
+    context = Context(options.backbone_spec.name, device=options.device, progress=progress, loader_workers=options.loader_workers)
     outcome = run_graph(paths, options, [base.layer], context, as_prefect_task)
     return BuildView(paths, outcome.layers[base.layer].produced, options, base.layer)
 

@@ -12,16 +12,18 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from filterspeak.storage.fingerprint import fingerprint, sha256_file
 from filterspeak.storage.manifest import StageManifest, TableOutput
-from filterspeak.storage.parquet import read_table, write_table
+from filterspeak.storage.parquet import TableWriter, read_arrow, read_batches, read_table
 from filterspeak.storage.paths import StoreError, StorePaths, safe_segment
 from filterspeak.storage.schemas import Table
 
@@ -43,6 +45,15 @@ class StageOutput:
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def write(self, table: str, frame: Any) -> Path:
+        """Store a whole table."""
+        with self.writer(table) as writer:
+            writer.write(frame)
+        return writer.path
+
+    @contextmanager
+    def writer(self, table: str) -> Iterator[TableWriter]:
+        """Store a table piece by piece (`writer.write(frame)` per chunk): a stage streams a table
+        that would not fit in memory. It counts as written when the block ends without error."""
         if table not in self.declared:
             raise KeyError(f"table {table!r} is not among the tables this stage declares: {', '.join(self.declared)}")
         spec = self.declared[table]
@@ -51,11 +62,13 @@ class StageOutput:
             raise KeyError(f"table {table!r} is partitioned by {spec.partition}; this run has no value for {missing}")
         partition = {column: str(self.partition[column]) for column in spec.partition}
         relative = Path(table, *(f"{key}={safe_segment(value)}" for key, value in partition.items()), "data.parquet")
-        rows = write_table(frame, self.directory / relative, spec.schema, table)
-        self.tables.append(TableOutput(table=table, path=str(relative), rows=rows, partition=partition))
+        with TableWriter(self.directory / relative, spec.schema, table) as writer:
+            yield writer
+        self.tables.append(
+            TableOutput(table=table, path=str(relative), rows=writer.rows, partition=partition, sha256=sha256_file(writer.path))
+        )
         if spec.location:  # readers key on these metrics instead of the columns (see Table.location)
             self.metrics.setdefault("locations", {})[table] = dict(spec.location)
-        return self.directory / relative
 
     def file(self, name: str, relative: str) -> Path:
         """Reserve an artifact path (a weights file, an image folder) inside the output."""
@@ -98,12 +111,19 @@ class StageResult:
     def read(self, table: str, columns: list[str] | None = None) -> pd.DataFrame:
         return read_table(self.table_path(table), columns)
 
+    def read_arrow(self, table: str, columns: list[str] | None = None) -> pa.Table:
+        return read_arrow(self.table_path(table), columns)
+
+    def batches(self, table: str, columns: list[str] | None = None, rows: int = 4096) -> Iterator[pa.RecordBatch]:
+        """The table in row order, `rows` at a time (for tables too large to hold at once)."""
+        return read_batches(self.table_path(table), columns, rows)
+
     def table_hash(self, table: str, columns: list[str] | None = None) -> str:
         """Content hash of one output table (or of some of its columns): what a downstream stage
         that reads only that keys on. Columns let a stage ignore what it does not use (e.g. the
         storage path of an image whose pixels it hashes separately)."""
         if columns is None:
-            return sha256_file(self.table_path(table))
+            return self.manifest.table(table).sha256 or sha256_file(self.table_path(table))  # recorded when stored
         frame = self.read(table, columns)
         digest = hashlib.sha256(",".join(columns).encode())
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
@@ -129,7 +149,7 @@ def _content_hash(directory: Path, manifest: StageManifest) -> str:
     digest = hashlib.sha256()
     for output in sorted(manifest.tables, key=lambda entry: entry.path):
         digest.update(output.path.encode())
-        digest.update(sha256_file(directory / output.path).encode())
+        digest.update((output.sha256 or sha256_file(directory / output.path)).encode())
     for name, relative in sorted(manifest.files.items()):
         digest.update(name.encode())
         digest.update(artifact_hash(directory, relative).encode())

@@ -57,6 +57,8 @@ def _empty_view(name: str, table: Table) -> str:
 
 
 def _duckdb_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_list(arrow_type):
+        return f"{_duckdb_type(arrow_type.value_type)}[]"
     mapping = {
         pa.int64(): "BIGINT",
         pa.int32(): "INTEGER",
@@ -72,10 +74,10 @@ def _list_literal(files: list[str]) -> str:
     return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
 
 
-def rebuild_catalog(paths: StorePaths, tables: Mapping[str, Table], views: Iterable[str] = ()) -> Path:
+def rebuild_catalog(paths: StorePaths, tables: Mapping[str, Table], views: Mapping[str, str] | None = None) -> Path:
     """Write catalog.duckdb afresh (temp file + rename) from catalog.json and the runs folder:
     a view for each of `tables` (every table the stage graph declares), for `runs`, and the
-    derived `views` (names of sql/ files that create a view over those)."""
+    derived `views` (name -> the statement that creates it over those, in order)."""
     pointers = load_pointers(paths)
     temporary = paths.catalog.with_name(f".{paths.catalog.name}.{os.getpid()}.tmp")
     temporary.unlink(missing_ok=True)
@@ -92,8 +94,8 @@ def rebuild_catalog(paths: StorePaths, tables: Mapping[str, Table], views: Itera
                 statement = statement.replace("hive_partitioning = true", "hive_partitioning = false")
                 statement = statement.replace(f", hive_types = {hive_types}", "")
             connection.execute(statement)
-        for view in views:
-            connection.execute(load_sql(view))
+        for statement in (views or {}).values():
+            connection.execute(statement)
         run_files = sorted(str(p) for p in paths.runs.glob("*.parquet"))
         if run_files:
             connection.execute(load_sql("runs_view").format(files=_list_literal(run_files)))

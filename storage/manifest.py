@@ -16,6 +16,7 @@ class TableOutput:
     path: str  # relative to the stage directory
     rows: int
     partition: dict[str, str] = field(default_factory=dict)
+    sha256: str = ""  # of the file, recorded when stored (empty in outputs stored before it was)
 
 
 @dataclass

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 
 from filterspeak.interpret import filter_pdfs
+from filterspeak.interpret.responses import GAP, RESPONSES
 from filterspeak.storage.cache import StageOutput
 from filterspeak.storage.schemas import BACKBONE_LAYER, F64, I32, I64, table
 from filterspeak.tasks.decisions import head_of
-from filterspeak.tasks.readers import response_matrix, split_ids
+from filterspeak.tasks.readers import split_ids, vector_chunks
 from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec
 
 TABLES = {
@@ -44,21 +45,31 @@ def params_from(options, inputs: Inputs | None = None) -> PdfParams:
     return PdfParams(prior_correction=options.prior_correction)
 
 
-def _class_pdf(inputs: Inputs, pdf: np.ndarray, train_ids: np.ndarray, train_mean: np.ndarray) -> np.ndarray:
-    """p(a|c): from the head's weights when it is linear, else from the train decisions."""
+def _train_stats(inputs: Inputs, filters: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per filter over the train images: the largest max response and the mean GAP response
+    (summed by extraction as it streamed the images: filterspeak/interpret/response_stats.py)."""
+    stats = inputs.read("response_stats")
+    train = stats[stats["split"] == "train"].set_index(["response", "filter"])
+    largest = train["maximum"].get(RESPONSES["max"].column, pd.Series(dtype=float)).reindex(range(filters), fill_value=-np.inf)
+    mean = train["mean"].get(GAP.column, pd.Series(dtype=float)).reindex(range(filters), fill_value=0.0)
+    return largest.to_numpy(), mean.to_numpy()
+
+
+def _class_pdf(inputs: Inputs, pdf: np.ndarray, train_ids: np.ndarray, mean_response: np.ndarray) -> np.ndarray:
+    """p(a|c): from the head's weights when it is linear, else from the train decisions (streamed)."""
     head = head_of(inputs.result("predictions"))
     if head.linear is not None:
-        return filter_pdfs.class_attribute_matrix(pdf, head.linear[0], train_mean.mean(axis=0))
-    predictions = inputs.read("predictions").set_index("image_id").loc[train_ids]
-    contributions = response_matrix(inputs, "contributions", "contribution", train_ids)
-    return filter_pdfs.class_attribute_matrix_from_decisions(
-        pdf, contributions, predictions["predicted_class_id"].to_numpy(), len(inputs.read("classes", ["class_id"]))
-    )
+        return filter_pdfs.class_attribute_matrix(pdf, head.linear[0], mean_response)
+    predictions = inputs.read("predictions", ["image_id", "predicted_class_id"]).set_index("image_id")["predicted_class_id"]
+    sums = np.zeros((len(inputs.read("classes", ["class_id"])), pdf.shape[0]))
+    for ids, matrices in vector_chunks(inputs, "filter_contributions", ["contribution"], train_ids):
+        sums = filter_pdfs.add_class_contributions(sums, matrices["contribution"], predictions.loc[ids].to_numpy())
+    return filter_pdfs.class_attribute_matrix_from_sums(pdf, sums)
 
 
 def compute(inputs: Inputs, params: PdfParams, context: Context, output: StageOutput) -> None:
     attributes = inputs.read("attributes")
-    num_attributes, num_filters = len(attributes), int(inputs.metrics("activations")["filters"])
+    num_attributes, num_filters = len(attributes), int(inputs.metrics("response_stats")["filters"])
     train_ids = split_ids(inputs, "train")
     prior = attributes.sort_values("attribute_id")["prior"].to_numpy()
     counts = inputs.read("cooccurrence")
@@ -79,8 +90,7 @@ def compute(inputs: Inputs, params: PdfParams, context: Context, output: StageOu
         ),
     )
 
-    train_max = response_matrix(inputs, "activations", "max_response", train_ids)
-    train_mean = response_matrix(inputs, "activations", "mean_response", train_ids)
+    train_max, train_mean = _train_stats(inputs, num_filters)
     selectivity, entropy = filter_pdfs.selectivity(pdf)
     has_pdf = pdf.sum(axis=1) > 0
     output.write(
@@ -92,8 +102,8 @@ def compute(inputs: Inputs, params: PdfParams, context: Context, output: StageOu
                 "entropy": entropy,
                 "top_attribute_id": np.where(has_pdf, pdf.argmax(axis=1), -1),
                 "top_probability": pdf.max(axis=1) if num_attributes else np.zeros(num_filters),
-                "mean_response": train_mean.mean(axis=0),
-                "max_response": train_max.max(axis=0),
+                "mean_response": train_mean,
+                "max_response": train_max,
             }
         ),
     )
@@ -120,9 +130,9 @@ STAGE = StageSpec(
         "attributes": ALL_COLUMNS,
         "images": ("image_id", "split"),
         "classes": ("class_id",),
-        "activations": ("image_id", "filter", "max_response", "mean_response"),
+        "response_stats": ALL_COLUMNS,
         "predictions": ALL_COLUMNS,
-        "contributions": ALL_COLUMNS,
+        "filter_contributions": ALL_COLUMNS,
         "head_weights": ALL_COLUMNS,
         "head_bias": ALL_COLUMNS,
     },

@@ -33,11 +33,11 @@ BATCH_SIZE = 128
 
 def _responses(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:
     """s_f(x) (N, F) of the build's `--response` for `image_ids`."""
-    return response_matrix(stages, "activations", response(stages.options.response).column, image_ids)
+    return response_matrix(stages, "filter_responses", response(stages.options.response).column, image_ids)
 
 
 def _contributions(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:
-    return response_matrix(stages, "contributions", "contribution", image_ids)
+    return response_matrix(stages, "filter_contributions", "contribution", image_ids)
 
 
 def _predicted(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:

@@ -17,34 +17,42 @@ run's. The output is stored atomically, and only then is the work area deleted.
 from __future__ import annotations
 
 import dataclasses
+from contextlib import closing, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import torch
 
-from filterspeak.backbones import features
-from filterspeak.backbones import images as image_loading
+from filterspeak.backbones import features, loader
 from filterspeak.backbones.devices import resolve_device
 from filterspeak.backbones.heads import DecisionHead, GradientTimesActivation, ModelLinearHead, model_head
 from filterspeak.backbones.loading import load_model
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.interpret.decomposition import GRADIENT_X_ACTIVATION
+from filterspeak.interpret.response_stats import ResponseStats
 from filterspeak.interpret.responses import GAP, RESPONSES
 from filterspeak.progress import Progress, announce
 from filterspeak.storage.cache import StageOutput, StageResult, stage_key
 from filterspeak.storage.fingerprint import fingerprint
 from filterspeak.storage.paths import StorePaths
-from filterspeak.storage.schemas import BACKBONE_LAYER, F32, F64, I32, I64
+from filterspeak.storage.schemas import BACKBONE_LAYER, F32, F64, I32, I64, STR
 from filterspeak.storage.schemas import table as declare_table
 from filterspeak.storage.shards import ShardArea
+from filterspeak.storage.vectors import vector_matrix
 from filterspeak.tasks import decisions
+from filterspeak.tasks.decisions import DecisionWriter
 from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec, cached, key_inputs, run
 
 RESPONSE_COLUMNS = [response.column for response in RESPONSES.values()]
 TABLES = {
-    "activations": declare_table(("image_id", I64), ("filter", I32), *((c, F32) for c in RESPONSE_COLUMNS), partition=BACKBONE_LAYER),
+    # s_f(x) for every declared response: one row per image, one value per filter (SQL: the
+    # `activations` view, one row per (image, filter); storage/vectors.py says why).
+    "filter_responses": declare_table(("image_id", I64), *((c, pa.list_(F32)) for c in RESPONSE_COLUMNS), partition=BACKBONE_LAYER),
+    # per split, filter and response column: the largest and the mean value (response_stats.py)
+    "response_stats": declare_table(
+        ("split", STR), ("response", STR), ("filter", I32), ("images", I64), ("maximum", F64), ("mean", F64), partition=BACKBONE_LAYER
+    ),
     **decisions.TABLES,
 }
 # One row per image of a shard; list columns hold its per-filter values (scratch, never published).
@@ -61,23 +69,15 @@ class ExtractParams:
     spec: BackboneSpec
     preprocessing: Preprocessing
     head: str  # "model": the network's own head decides; "none": a trained head decides later
+    layout: str = "auto"  # features.LAYOUTS; channels-last on the CPU changes float results, so it is keyed
 
     def to_dict(self) -> dict:
-        return {"spec": self.spec.to_dict(), "preprocessing": self.preprocessing.to_dict(), "head": self.head}
+        return {"spec": self.spec.to_dict(), "preprocessing": self.preprocessing.to_dict(), "head": self.head, "layout": self.layout}
 
 
 def params_from(options, inputs: Inputs) -> ExtractParams:
     trained = options.trains_head(inputs.metrics("backbones")["num_outputs"], inputs.metrics("classes")["classes"])
-    return ExtractParams(options.backbone_spec, options.preprocessing, "none" if trained else "model")
-
-
-def long_activations(image_ids: np.ndarray, responses: dict[str, np.ndarray]) -> pd.DataFrame:
-    """(N, F) matrices by column → one row per (image, filter)."""
-    first = next(iter(responses.values()))
-    count, filters = first.shape
-    frame = {"image_id": np.repeat(image_ids, filters), "filter": np.tile(np.arange(filters, dtype=np.int32), count)}
-    frame.update({column: matrix.reshape(-1).astype(np.float32) for column, matrix in responses.items()})
-    return pd.DataFrame(frame)
+    return ExtractParams(options.backbone_spec, options.preprocessing, "none" if trained else "model", options.layout)
 
 
 def _list_column(matrix: np.ndarray | None, rows: int, value_type: pa.DataType) -> pa.Array:
@@ -89,19 +89,10 @@ def _list_column(matrix: np.ndarray | None, rows: int, value_type: pa.DataType) 
     return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(matrix).reshape(-1), type=value_type))
 
 
-def _list_matrix(column: pa.ChunkedArray) -> np.ndarray | None:
-    """Inverse of `_list_column`."""
-    if column.null_count == len(column):
-        return None
-    array = column.combine_chunks()
-    values = array.flatten().to_numpy(zero_copy_only=False)
-    return values.reshape(len(array), -1) if len(array) else values.reshape(0, 0)
-
-
-def _shard_table(image_ids: np.ndarray, result: features.BatchFeatures, with_logits: bool) -> pa.Table:
+def _shard_table(image_ids: np.ndarray, result: features.ReducedFeatures, with_logits: bool) -> pa.Table:
     rows = len(image_ids)
     columns = {"image_id": pa.array(image_ids, type=pa.int64())}
-    columns.update({column: _list_column(values.numpy(), rows, F32) for column, values in result.responses().items()})
+    columns.update({column: _list_column(result.responses[column].numpy(), rows, F32) for column in RESPONSE_COLUMNS})
     contributions = None if result.contributions is None else result.contributions.double().numpy()
     columns["contributions"] = _list_column(contributions, rows, F64)
     columns["logits"] = _list_column(result.logits.double().numpy() if with_logits else None, rows, F64)
@@ -128,8 +119,15 @@ def _planned_head(model: torch.nn.Module, plan: dict | None) -> DecisionHead | N
     return GradientTimesActivation() if plan["method"] == GRADIENT_X_ACTIVATION else ModelLinearHead.of(model, plan["linear"])
 
 
-def _compute_shards(model, layers, images, shards, areas, params: ExtractParams, device, progress, label) -> int:
+def _compute_shards(
+    model, layers, images, shards, areas, params: ExtractParams, device, progress, label, workers: int | None = None
+) -> int:
     """Compute and store every shard not done yet for all `layers`; returns how many were done.
+
+    A stream: `workers` processes decode the missing shards' images (filterspeak.backbones.loader;
+    None = as many as suits the machine) while the network runs, and each layer's maps are
+    reduced on the device (features.forward_reduced). On CUDA a shard is stored once the next
+    batch is queued, so the device keeps working while its results come back and are written.
 
     With the model's own head, whether each layer's decisions decompose exactly (a linear GAP
     head) or by gradient × activation is decided on the first batch computed and saved in the
@@ -149,34 +147,48 @@ def _compute_shards(model, layers, images, shards, areas, params: ExtractParams,
             return "to_layers"
         return "gradients" if any(plan and plan["method"] == GRADIENT_X_ACTIVATION for plan in plans.values()) else "full"
 
-    paths_list, image_ids = images["path"].tolist(), images["image_id"].to_numpy()
-    with Progress(len(done), f"extract {label}", unit="shard", enabled=progress, initial=resumed) as bar:
-        for index in (i for i, finished in enumerate(done) if not finished):
+    channels_last = features.uses_channels_last(params.layout, device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+
+    def forward(batch: torch.Tensor, how: str) -> dict[str, features.ReducedFeatures]:
+        return features.forward_reduced(model, layers, batch, params.preprocessing, device, how, channels_last)
+
+    image_ids = images["image_id"].to_numpy()
+    todo = [index for index, finished in enumerate(done) if not finished]
+    workers = loader.auto_workers(device, len(todo)) if workers is None else workers
+    batches = loader.image_batches(
+        images["path"].tolist(), params.preprocessing, [shards.spans[i] for i in todo], workers, device.type == "cuda"
+    )
+    unstored: list[tuple[int, dict[str, features.ReducedFeatures]]] = []
+
+    def store() -> None:
+        while unstored:
+            index, results = unstored.pop(0)
             start, stop = shards.spans[index]
-            batch = image_loading.load_images(paths_list[start:stop], params.preprocessing.image_size, params.preprocessing.resize)
-            results = features.forward_layers(model, layers, batch, params.preprocessing, device, mode())
-            if own_head and not all(plans.values()):
-                for layer in layers:
-                    if not plans[layer]:
-                        head = model_head(model, results[layer])
-                        plans[layer] = {"method": head.method, "linear": getattr(head, "module", None)}
-                        areas[layer].save_plan(plans[layer])  # before any shard that depends on it
-                if mode() == "gradients" and next(iter(results.values())).contributions is None:
-                    results = features.forward_layers(model, layers, batch, params.preprocessing, device, "gradients")
             for layer, result in results.items():
-                areas[layer].write(index, _shard_table(image_ids[start:stop], result, own_head), shards.items[index])
+                areas[layer].write(index, _shard_table(image_ids[start:stop], result.wait(), own_head), shards.items[index])
             bar.update(1)
+
+    with Progress(len(done), f"extract {label}", unit="shard", enabled=progress, initial=resumed) as bar, closing(batches):
+        try:
+            for index, batch in zip(todo, batches):
+                results = forward(batch, mode())
+                if own_head and not all(plans.values()):
+                    for layer in layers:
+                        if not plans[layer]:
+                            head = model_head(model, results[layer].wait())
+                            plans[layer] = {"method": head.method, "linear": getattr(head, "module", None)}
+                            areas[layer].save_plan(plans[layer])  # before any shard that depends on it
+                    if mode() == "gradients" and next(iter(results.values())).contributions is None:
+                        results = forward(batch, "gradients")
+                store()  # the previous batch: on CUDA its results came back while this one was queued
+                unstored.append((index, results))
+                if device.type != "cuda":
+                    store()
+        finally:
+            store()  # also when a later batch failed: what was computed is kept
     return resumed
-
-
-def _read_shards(area: ShardArea, count: int) -> dict[str, np.ndarray | None]:
-    """Every shard of a layer, concatenated in image order."""
-    parts = [area.read(index) for index in range(count)]
-    columns = {}
-    for name in [*RESPONSE_COLUMNS, "contributions", "logits"]:
-        matrices = [_list_matrix(part.column(name)) for part in parts]
-        columns[name] = None if any(m is None for m in matrices) else np.concatenate(matrices)
-    return columns
 
 
 def _model(inputs: Inputs, spec: BackboneSpec) -> torch.nn.Module:
@@ -193,7 +205,7 @@ def extract_layers(
     model = _model(inputs, params.spec)
     for layer in layers:
         features.layer_module(model, layer)  # fail fast, with the valid names, before any work
-    contexts = {layer: Context(context.backbone or params.spec.name, layer, context.device, context.progress) for layer in layers}
+    contexts = {layer: dataclasses.replace(context, backbone=context.backbone or params.spec.name, layer=layer) for layer in layers}
     keys = {layer: stage_key(STAGE.name, key_inputs(STAGE, inputs, params, contexts[layer])) for layer in layers}
     areas = {layer: ShardArea.of(paths, STAGE.name, keys[layer], SHARD_SCHEMA) for layer in layers}
     missing = [layer for layer in layers if cached(STAGE, paths, inputs, params, contexts[layer]) is None]
@@ -213,22 +225,30 @@ def extract_layers(
             device,
             context.progress,
             f"{params.spec.name}:{','.join(missing)}",
+            context.loader_workers,
         )
 
     def assemble(layer: str):
         def compute(_inputs: Inputs, _params: ExtractParams, _context: Context, output: StageOutput) -> None:
-            arrays = _read_shards(areas[layer], len(shards.spans))
-            responses = {column: arrays[column] for column in RESPONSE_COLUMNS}
-            output.write("activations", long_activations(images["image_id"].to_numpy(), responses))
-            if params.head == "model":
-                head = _planned_head(model, areas[layer].load_plan())
-                gap = responses[GAP.column].astype(np.float64)
-                decisions.write_decisions(output, images, arrays["logits"], gap, head, gradients=arrays["contributions"])
+            """Shard by shard into the stage's tables: memory holds one shard, whatever the image count."""
+            head = _planned_head(model, areas[layer].load_plan()) if params.head == "model" else None
+            filters, stats = 0, ResponseStats()
+            with output.writer("filter_responses") as responses, DecisionWriter(output, head) if head else nullcontext() as decided:
+                for index, (start, stop) in enumerate(shards.spans):
+                    shard = areas[layer].read(index)
+                    responses.write(shard)
+                    stats.add(images["split"].to_numpy()[start:stop], {c: vector_matrix(shard.column(c)) for c in RESPONSE_COLUMNS})
+                    gap = vector_matrix(shard.column(GAP.column), np.float64)
+                    filters = gap.shape[1]
+                    if decided is not None:
+                        logits, gradients = vector_matrix(shard.column("logits")), vector_matrix(shard.column("contributions"))
+                        decided.write(images.iloc[start:stop], logits, gap, gradients)
+            output.write("response_stats", stats.table())
             output.metrics.update(
                 backbone=params.spec.name,
                 layer=layer,
                 images=len(images),
-                filters=int(responses[GAP.column].shape[1]),
+                filters=filters,
                 shards=len(shards.spans),
                 shards_resumed=resumed,
             )

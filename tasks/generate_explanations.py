@@ -10,7 +10,7 @@ import pandas as pd
 from filterspeak.interpret import decisions
 from filterspeak.storage.cache import StageOutput
 from filterspeak.storage.schemas import BACKBONE_LAYER, BOOL, F64, I32, I64, STR, table
-from filterspeak.tasks.readers import filter_attribute_pdf, response_matrix, split_ids, vocabulary_of
+from filterspeak.tasks.readers import filter_attribute_pdf, split_ids, vector_chunks, vocabulary_of
 from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec
 
 TABLES = {
@@ -44,46 +44,27 @@ def params_from(options, inputs: Inputs | None = None) -> ExplanationParams:
     return ExplanationParams(top_k=options.sentence_attributes, min_relative_score=options.min_relative_score)
 
 
-def example_sentences(explained: list, correct: np.ndarray, count: int = 3) -> list[str]:
-    """A few sentences for correct decisions, each about a different class."""
-    examples: dict[int, str] = {}
-    for item, is_correct in zip(explained, correct):
-        if is_correct and item.predicted_class_id not in examples:
-            examples[item.predicted_class_id] = item.sentence
-    return list(examples.values())[:: max(1, len(examples) // count)][:count]
+def example_sentences(first_by_class: dict[int, str], count: int = 3) -> list[str]:
+    """A few sentences for correct decisions, each about a different class (spread over them)."""
+    examples = list(first_by_class.values())
+    return examples[:: max(1, len(examples) // count)][:count]
 
 
-def compute(inputs: Inputs, params: ExplanationParams, context: Context, output: StageOutput) -> None:
-    vocabulary = vocabulary_of(inputs)
-    chosen = split_ids(inputs, params.split)
-    contributions = response_matrix(inputs, "contributions", "contribution", chosen)
-    pdf = filter_attribute_pdf(inputs, contributions.shape[1], len(vocabulary.phrases))
-    predictions = inputs.read("predictions").set_index("image_id").loc[chosen]
-    classes = inputs.read("classes")
-    explained = decisions.explain_decisions(
-        contributions,
-        predictions["predicted_class_id"].to_numpy(),
-        pdf,
-        vocabulary,
-        dict(zip(classes["class_id"], classes["name"])),
-        params.top_k,
-        params.min_relative_score,
-        inputs.metrics("predictions")["decomposition"],
+def _explanation_rows(chosen: np.ndarray, predictions: pd.DataFrame, explained: list) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "image_id": chosen,
+            "predicted_class_id": predictions["predicted_class_id"].to_numpy(),
+            "true_class_id": predictions["true_class_id"].to_numpy(),
+            "correct": predictions["correct"].to_numpy(),
+            "probability": predictions["probability"].to_numpy(),
+            "decomposition": [item.decomposition for item in explained],
+            "sentence": [item.sentence for item in explained],
+        }
     )
-    output.write(
-        "explanations",
-        pd.DataFrame(
-            {
-                "image_id": chosen,
-                "predicted_class_id": predictions["predicted_class_id"].to_numpy(),
-                "true_class_id": predictions["true_class_id"].to_numpy(),
-                "correct": predictions["correct"].to_numpy(),
-                "probability": predictions["probability"].to_numpy(),
-                "decomposition": [item.decomposition for item in explained],
-                "sentence": [item.sentence for item in explained],
-            }
-        ),
-    )
+
+
+def _cited_rows(chosen: np.ndarray, explained: list) -> pd.DataFrame:
     cited = [
         (image_id, rank, item.attribute_id, item.phrase, item.score)
         for image_id, explanation in zip(chosen, explained)
@@ -91,8 +72,37 @@ def compute(inputs: Inputs, params: ExplanationParams, context: Context, output:
     ]
     frame = pd.DataFrame(cited, columns=["image_id", "rank", "attribute_id", "phrase", "score"])
     frame["rank"] = frame["rank"].astype(np.int32)
-    output.write("explanation_attributes", frame)
-    output.metrics.update(explained=len(chosen), examples=example_sentences(explained, predictions["correct"].to_numpy()))
+    return frame
+
+
+def compute(inputs: Inputs, params: ExplanationParams, context: Context, output: StageOutput) -> None:
+    """Chunk by chunk of images (their contributions streamed), so memory does not grow with them."""
+    vocabulary = vocabulary_of(inputs)
+    chosen = split_ids(inputs, params.split)
+    pdf = filter_attribute_pdf(inputs, int(inputs.metrics("filter_contributions")["filters"]), len(vocabulary.phrases))
+    all_predictions = inputs.read("predictions").set_index("image_id")
+    classes = inputs.read("classes")
+    class_names = dict(zip(classes["class_id"], classes["name"]))
+    first_by_class: dict[int, str] = {}  # the first correct decision's sentence per class
+    with output.writer("explanations") as sentences, output.writer("explanation_attributes") as attributes:
+        for ids, matrices in vector_chunks(inputs, "filter_contributions", ["contribution"], chosen):
+            predictions = all_predictions.loc[ids]
+            explained = decisions.explain_decisions(
+                matrices["contribution"],
+                predictions["predicted_class_id"].to_numpy(),
+                pdf,
+                vocabulary,
+                class_names,
+                params.top_k,
+                params.min_relative_score,
+                inputs.metrics("predictions")["decomposition"],
+            )
+            sentences.write(_explanation_rows(ids, predictions, explained))
+            attributes.write(_cited_rows(ids, explained))
+            for item, correct in zip(explained, predictions["correct"].to_numpy()):
+                if correct:
+                    first_by_class.setdefault(item.predicted_class_id, item.sentence)
+    output.metrics.update(explained=len(chosen), examples=example_sentences(first_by_class))
 
 
 STAGE = StageSpec(
@@ -104,7 +114,7 @@ STAGE = StageSpec(
     compute=compute,
     reads={
         "filter_attributes": ("filter", "attribute_id", "probability"),
-        "contributions": ALL_COLUMNS,
+        "filter_contributions": ALL_COLUMNS,
         "predictions": ALL_COLUMNS,
         "attributes": ("attribute_id", "phrase", "noun"),
         "classes": ALL_COLUMNS,

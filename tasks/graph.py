@@ -8,13 +8,16 @@ in one pass (extraction).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
+from filterspeak.sql import load_sql
 from filterspeak.storage.cache import StageResult, load_stage_result
 from filterspeak.storage.paths import StorePaths
 from filterspeak.storage.schemas import ERRORS, Table
@@ -54,7 +57,22 @@ def _tables() -> dict[str, Table]:
 
 
 TABLES: dict[str, Table] = _tables()  # every table a build can write: the catalog's views
-VIEWS = ("attribute_filter_counts",)  # derived views over them (sql/<name>.sql)
+# SQL sees the per-filter vector tables one row per (image, filter) under their documented names.
+PER_FILTER_VIEWS = {"activations": "filter_responses", "contributions": "filter_contributions"}
+
+
+def _views() -> dict[str, str]:
+    """The derived catalog views over TABLES: name -> the statement that creates it (sql/)."""
+    views = {}
+    for view, stored in PER_FILTER_VIEWS.items():
+        lists = [name for name, kind in TABLES[stored].columns if pa.types.is_list(kind)]
+        unnested = ", ".join(f"unnest({column}) AS {column}" for column in lists)
+        views[view] = load_sql("per_filter_view").format(view=view, table=stored, first=lists[0], columns=unnested)
+    views["attribute_filter_counts"] = load_sql("attribute_filter_counts")
+    return views
+
+
+VIEWS: dict[str, str] = _views()
 assert TABLES["errors"] == ERRORS
 
 # A stage runner: given the stage and a zero-argument call that runs it, return its result(s).
@@ -115,7 +133,7 @@ def run_graph(
             if spec.enabled is not None and not spec.enabled(options, inputs):
                 continue
             params = spec.params(options, inputs)
-            scoped = Context(backbone, None, context.device, context.progress)
+            scoped = dataclasses.replace(context, backbone=backbone, layer=None)
             clock = time.perf_counter()
             result = runner(spec, partial(run, spec, paths, inputs, params, scoped))
             shared.add(record(result, None, round(time.perf_counter() - clock, 2)))
@@ -129,7 +147,7 @@ def run_graph(
         if spec.run_layers is not None:
             clock = time.perf_counter()
             results = runner(
-                spec, partial(spec.run_layers, paths, inputs, params, layers, Context(backbone, None, context.device, context.progress))
+                spec, partial(spec.run_layers, paths, inputs, params, layers, dataclasses.replace(context, backbone=backbone, layer=None))
             )
             computed = sum(not r.reused for r in results)  # one pass served every computed layer
             seconds = round((time.perf_counter() - clock) / max(computed, 1), 2)
@@ -138,7 +156,7 @@ def run_graph(
             continue
         for layer in layers:
             layer_inputs = per_layer[layer].inputs()
-            scoped = Context(backbone, layer, context.device, context.progress)
+            scoped = dataclasses.replace(context, backbone=backbone, layer=layer)
             clock = time.perf_counter()
             result = runner(spec, partial(run, spec, paths, layer_inputs, params, scoped))
             per_layer[layer].add(record(result, layer, round(time.perf_counter() - clock, 2)))
@@ -176,6 +194,12 @@ class BuildView:
     def read(self, table: str, columns: list[str] | None = None):
         return self.table_result(table).read(table, columns)
 
+    def read_arrow(self, table: str, columns: list[str] | None = None) -> pa.Table:
+        return self.table_result(table).read_arrow(table, columns)
+
+    def batches(self, table: str, columns: list[str] | None = None, rows: int = 4096) -> Iterator[pa.RecordBatch]:
+        return self.table_result(table).batches(table, columns, rows)
+
     def metrics(self, table: str) -> dict:
         return self.table_result(table).metrics
 
@@ -189,7 +213,7 @@ class BuildView:
 
     @property
     def num_filters(self) -> int:
-        return int(self.metrics("activations")["filters"])
+        return int(self.metrics("filter_responses")["filters"])
 
     @property
     def pdf(self) -> np.ndarray:

@@ -1,20 +1,54 @@
-"""Readers shared by stages and by the read-back view of a build: long tables back into the
-dense matrices the math works on. Each takes anything with `read(table, columns)` (a stage's
-`Inputs`, a `BuildView`)."""
+"""Readers shared by stages and by the read-back view of a build: stored tables back into the
+arrays the math works on. Each takes anything with `read(table, columns)`, `read_arrow` and
+`batches` (a stage's `Inputs`, a `BuildView`).
+
+Per-filter tables (`filter_responses`, `filter_contributions`) hold one row per image and a list
+per filter column (storage/vectors.py); `vector_chunks` streams them so memory holds one chunk,
+whatever the image count."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
+import pandas as pd
 
 from filterspeak.interpret import filter_pdfs
 from filterspeak.interpret.decisions import AttributeVocabulary
+from filterspeak.storage.vectors import vector_matrix
+
+CHUNK_IMAGES = 4096  # images per streamed chunk: 4096 × 2,048 filters × 8 bytes = 64 MiB per column
 
 
 def response_matrix(source, table: str, column: str, image_ids: np.ndarray) -> np.ndarray:
-    """(len(image_ids), F) matrix of one per-(image, filter) column, rows in the order of `image_ids`."""
-    frame = source.read(table, ["image_id", "filter", column])
-    wide = frame.pivot(index="image_id", columns="filter", values=column)
-    return wide.reindex(image_ids).to_numpy(dtype=np.float64)
+    """(len(image_ids), F) float64 matrix of one per-filter column, rows in the order of
+    `image_ids` (NaN for an image the table lacks)."""
+    stored = source.read_arrow(table, ["image_id", column])
+    matrix = vector_matrix(stored.column(column), np.float64)
+    positions = pd.Index(stored.column("image_id").to_numpy()).get_indexer(np.asarray(image_ids))
+    rows = matrix[np.maximum(positions, 0)] if len(matrix) else np.zeros((len(positions), 0))
+    if (positions < 0).any():
+        rows[positions < 0] = np.nan
+    return rows
+
+
+def vector_chunks(
+    source, table: str, columns: list[str], image_ids: np.ndarray | None = None, rows: int = CHUNK_IMAGES
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """(image ids, {column: (n, F) float64}) in stored order (by image id), `rows` images at a
+    time; with `image_ids` (sorted), only those images."""
+    for batch in source.batches(table, ["image_id", *columns], rows):
+        ids = batch.column(0).to_numpy()
+        keep = None if image_ids is None else np.isin(ids, image_ids, assume_unique=True)
+        if keep is not None and not keep.any():
+            continue
+        if keep is not None and keep.all():
+            keep = None
+        matrices = {}
+        for column in columns:
+            matrix = vector_matrix(batch.column(column), np.float64)
+            matrices[column] = matrix if keep is None else matrix[keep]
+        yield (ids if keep is None else ids[keep]), matrices
 
 
 def vocabulary_of(source) -> AttributeVocabulary:

@@ -9,11 +9,12 @@ build flow's order, the Prefect task wrappers, the build record, and the read-ba
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from filterspeak.storage.cache import StageOutput, StageResult, lookup, run_stage
 from filterspeak.storage.fingerprint import code_version
@@ -33,6 +34,7 @@ class Context:
     layer: str | None = None
     device: str = "auto"
     progress: bool = True
+    loader_workers: int | None = None  # image-decoding processes for extraction (None: as suits the machine)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,15 @@ class Inputs:
     def read(self, table: str, columns: list[str] | None = None) -> pd.DataFrame:
         self._check_columns(table, columns)
         return self.result(table).read(table, columns)
+
+    def read_arrow(self, table: str, columns: list[str] | None = None) -> pa.Table:
+        self._check_columns(table, columns)
+        return self.result(table).read_arrow(table, columns)
+
+    def batches(self, table: str, columns: list[str] | None = None, rows: int = 4096) -> Iterator[pa.RecordBatch]:
+        """The table in row order, `rows` at a time (for tables too large to hold at once)."""
+        self._check_columns(table, columns)
+        return self.result(table).batches(table, columns, rows)
 
     def path(self, table: str):
         """The Parquet file of `table` (for SQL over it); the stage must read every column."""

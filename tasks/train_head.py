@@ -13,7 +13,7 @@ from filterspeak.interpret.responses import GAP
 from filterspeak.storage.cache import StageOutput
 from filterspeak.tasks import decisions
 from filterspeak.tasks.readers import response_matrix
-from filterspeak.tasks.stage import Context, Inputs, StageSpec
+from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec
 
 
 def params_from(options, inputs: Inputs | None = None) -> HeadParams:
@@ -27,7 +27,7 @@ def enabled(options, inputs: Inputs) -> bool:
 
 def compute(inputs: Inputs, params: HeadParams, context: Context, output: StageOutput) -> None:
     images = inputs.read("images", ["image_id", "split", "class_id"]).sort_values("image_id").reset_index(drop=True)
-    gap = response_matrix(inputs, "activations", GAP.column, images["image_id"].to_numpy())
+    gap = response_matrix(inputs, "filter_responses", GAP.column, images["image_id"].to_numpy())
     train = (images["split"] == "train").to_numpy()
     num_classes = len(inputs.read("classes", ["class_id"]))
     weights, bias = linear_head.fit_linear_head(gap[train], images["class_id"].to_numpy()[train], num_classes, params)
@@ -51,5 +51,5 @@ STAGE = StageSpec(
     params=params_from,
     compute=compute,
     enabled=enabled,
-    reads={"activations": ("image_id", "filter", GAP.column), "images": ("image_id", "split", "class_id"), "classes": ("class_id",)},
+    reads={"filter_responses": ALL_COLUMNS, "images": ("image_id", "split", "class_id"), "classes": ("class_id",)},
 )

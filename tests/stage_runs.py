@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.datasets.registry import DatasetParams
 from filterspeak.storage.cache import StageResult
 from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.schemas import F32, F64
 from filterspeak.tasks import extract_features, parse_captions, prepare_backbone, prepare_dataset
 from filterspeak.tasks.stage import Context, Inputs, run
 
@@ -35,9 +38,10 @@ def run_extract(
     head: str = "model",
     device: str = "cpu",
     batch_size: int = extract_features.BATCH_SIZE,
+    loader_workers: int | None = None,
 ) -> list[StageResult]:
     params = extract_features.ExtractParams(spec, preprocessing, head)
-    context = Context(spec.name, device=device, progress=False)
+    context = Context(spec.name, device=device, progress=False, loader_workers=loader_workers)
     return extract_features.extract_layers(paths, Inputs.of(dataset, backbone), params, layers, context, batch_size)
 
 
@@ -46,6 +50,7 @@ def stored_tables(
 ) -> StageResult:
     """A stage output holding hand-made tables (and metrics): upstream input for one stage's test."""
     from filterspeak.storage.cache import run_stage
+    from filterspeak.storage.fingerprint import fingerprint
 
     def compute(output):
         for name, frame in frames.items():
@@ -54,7 +59,12 @@ def stored_tables(
 
     import pandas as pd
 
-    content = {name: int(pd.util.hash_pandas_object(frame, index=False).sum() % (1 << 62)) for name, frame in frames.items()}
+    def content_hash(frame) -> str:
+        if isinstance(frame, pd.DataFrame):
+            return str(int(pd.util.hash_pandas_object(frame, index=False).sum() % (1 << 62)))
+        return fingerprint(repr(frame.to_pydict()))  # an Arrow table (list columns)
+
+    content = {name: content_hash(frame) for name, frame in frames.items()}
     return run_stage(paths, stage, {"frames": content, "metrics": metrics or {}}, compute, declared, partition)
 
 
@@ -66,19 +76,29 @@ HAND_RESPONSES = {0: [1.0, 2.0, 0.0, 0.0], 1: [0.0, 1.0, 3.0, 0.0]}
 HAND_IMAGE_ATTRIBUTES = [(1, 0, 1.0), (2, 0, 0.5), (2, 1, 0.5), (3, 1, 1.0), (4, 1, 1.0)]
 
 
+def per_filter_table(image_ids: np.ndarray, columns: dict[str, np.ndarray], value_type):
+    """A per-filter vector table (storage/vectors.py) from (images, filters) matrices."""
+    import pyarrow as pa
+
+    from filterspeak.storage.vectors import vector_column
+
+    return pa.table({"image_id": pa.array(image_ids, pa.int64()), **{c: vector_column(m, value_type) for c, m in columns.items()}})
+
+
 def hand_made_upstream(paths: StorePaths) -> list[StageResult]:
     """The dataset, captions and extraction outputs of the hand-made case."""
     import pandas as pd
 
+    from filterspeak.interpret.response_stats import ResponseStats
     from filterspeak.interpret.responses import RESPONSES
     from filterspeak.storage.schemas import BACKBONE_LAYER
 
-    activations = pd.DataFrame(
-        [(image, f, r) for f, values in HAND_RESPONSES.items() for image, r in enumerate(values, start=1)],
-        columns=["image_id", "filter", "max_response"],
-    )
-    for response in RESPONSES.values():  # every other declared response: half the max (same p(x|f))
-        activations[response.column] = activations["max_response"] / (1 if response.name == "max" else 2)
+    responses = np.array([HAND_RESPONSES[f] for f in sorted(HAND_RESPONSES)]).T  # (image, filter)
+    # every declared response other than max: half the max (the same p(x|f))
+    columns = {response.column: responses / (1 if response.name == "max" else 2) for response in RESPONSES.values()}
+    filter_responses = per_filter_table(np.arange(1, len(responses) + 1), columns, F32)
+    stats = ResponseStats()
+    stats.add(np.array(["train"] * len(responses)), {c: m.astype(np.float32) for c, m in columns.items()})
     image_attributes = pd.DataFrame(HAND_IMAGE_ATTRIBUTES, columns=["image_id", "attribute_id", "probability"])
     image_attributes["count"] = 1
     images = pd.DataFrame({"image_id": [1, 2, 3, 4, 5], "split": ["train"] * 4 + ["test"], "path": "x", "class_id": 0})
@@ -86,7 +106,14 @@ def hand_made_upstream(paths: StorePaths) -> list[StageResult]:
     return [
         stored_tables(paths, "dataset", {"images": images}, prepare_dataset.TABLES, metrics={"pixels_hash": "none"}),
         stored_tables(paths, "captions", {"image_attributes": image_attributes}, parse_captions.TABLES),
-        stored_tables(paths, "extract", {"activations": activations}, extract_features.TABLES, partition, {"filters": 2}),
+        stored_tables(
+            paths,
+            "extract",
+            {"filter_responses": filter_responses, "response_stats": stats.table()},
+            extract_features.TABLES,
+            partition,
+            {"filters": 2},
+        ),
     ]
 
 
@@ -120,9 +147,8 @@ def hand_made_decided(paths: StorePaths) -> list[StageResult]:
     )
     classes = pd.DataFrame({"class_id": [0, 1], "name": ["Cardinal", "Crow"]})
     images = pd.DataFrame({"image_id": [1, 2, 3, 4, 5], "split": ["train"] * 4 + ["test"], "path": "x", "class_id": [0, 0, 1, 1, 1]})
-    contributions = pd.DataFrame(
-        [(image, f, value) for image, values in sorted(HAND_CONTRIBUTIONS.items()) for f, value in enumerate(values)],
-        columns=["image_id", "filter", "contribution"],
+    contributions = per_filter_table(
+        np.array(sorted(HAND_CONTRIBUTIONS)), {"contribution": np.array([HAND_CONTRIBUTIONS[i] for i in sorted(HAND_CONTRIBUTIONS)])}, F64
     )
     predicted = {image: int(max(range(2), key=lambda f: values[f])) for image, values in HAND_CONTRIBUTIONS.items()}
     predictions = pd.DataFrame(
@@ -147,9 +173,10 @@ def hand_made_decided(paths: StorePaths) -> list[StageResult]:
         paths,
         "extract",
         {
-            "activations": extraction.read("activations"),
+            "filter_responses": extraction.read_arrow("filter_responses"),
+            "response_stats": extraction.read("response_stats"),
             "predictions": predictions,
-            "contributions": contributions,
+            "filter_contributions": contributions,
             "head_weights": head_weights,
             "head_bias": pd.DataFrame({"class_id": [0, 1], "bias": [0.0, 0.0]}),
         },

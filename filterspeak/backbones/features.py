@@ -6,6 +6,11 @@ Three ways through the network (`forward_layers`, for one or several layers in o
 - "gradients": the same plus ∂logit_ĉ/∂A, for gradient × activation when the head is not a
   global-average-pool + linear layer.
 `linear_gap_head` finds out which case applies by checking the logits numerically.
+
+`forward_layers` returns whole feature maps (grounding and `explain` need them); extraction uses
+`forward_reduced`, which reduces the maps where they are computed, so only (batch × filters)
+numbers (and the logits) leave the device, and gives exactly the same numbers as reducing
+`forward_layers`' maps on the CPU.
 """
 
 from __future__ import annotations
@@ -50,12 +55,40 @@ class BatchFeatures:
 
     def responses(self) -> dict[str, torch.Tensor]:
         """Every declared response s_f(x), (B, F) each, by `activations` column."""
-        return {response.column: response.reduce(self.feature_maps) for response in RESPONSES.values()}
+        return reduce_maps(self.feature_maps)
 
     @property
     def gap(self) -> torch.Tensor:
         """(B, F) global average pool: what a GAP + linear head decides from."""
         return GAP.reduce(self.feature_maps)
+
+
+def reduce_maps(maps: torch.Tensor) -> dict[str, torch.Tensor]:
+    """(B, F, H, W) maps → every declared response s_f(x), (B, F) each, by `activations` column."""
+    return {response.column: response.reduce(maps) for response in RESPONSES.values()}
+
+
+@dataclass
+class ReducedFeatures:
+    """One layer's results for a batch, reduced on the device (see `forward_reduced`).
+
+    On CUDA the tensors may still be on their way to the CPU: `wait()` before reading them."""
+
+    responses: dict[str, torch.Tensor]  # every declared response s_f(x), (B, F) float32, by `activations` column
+    logits: torch.Tensor | None = None  # (B, C) float32, None when the forward stopped at the layer
+    contributions: torch.Tensor | None = None  # (B, F) gradient × activation toward the predicted class
+    copied: torch.cuda.Event | None = None  # recorded after the copies to the CPU were queued
+
+    @property
+    def gap(self) -> torch.Tensor:
+        """(B, F) global average pool: what a GAP + linear head decides from."""
+        return self.responses[GAP.column]
+
+    def wait(self) -> ReducedFeatures:
+        if self.copied is not None:
+            self.copied.synchronize()
+            self.copied = None
+        return self
 
 
 def _check_maps(output: torch.Tensor, layer: str) -> torch.Tensor:
@@ -65,23 +98,30 @@ def _check_maps(output: torch.Tensor, layer: str) -> torch.Tensor:
 
 
 class _Capture:
-    """Forward hooks on several layers; with `stop`, the forward ends once all have run."""
+    """Forward hooks on several layers; with `stop`, the forward ends once all have run. With
+    `reduce`, each layer's responses are computed in its hook, and its maps are kept only when
+    gradients need them."""
 
-    def __init__(self, model: nn.Module, layers: list[str], stop: bool = False, gradients: bool = False) -> None:
+    def __init__(self, model: nn.Module, layers: list[str], stop: bool = False, gradients: bool = False, reduce: bool = False) -> None:
         self.maps: dict[str, torch.Tensor] = {}
+        self.responses: dict[str, dict[str, torch.Tensor]] = {}
         self._handles = [
-            layer_module(model, layer).register_forward_hook(self._hook(layer, len(layers), stop, gradients)) for layer in layers
+            layer_module(model, layer).register_forward_hook(self._hook(layer, len(layers), stop, gradients, reduce)) for layer in layers
         ]
 
-    def _hook(self, layer: str, count: int, stop: bool, gradients: bool):
+    def _hook(self, layer: str, count: int, stop: bool, gradients: bool, reduce: bool):
         def hook(_module, _inputs, output):
             maps = _check_maps(output, layer)
+            if reduce:
+                with torch.no_grad():  # the same values as reducing the detached maps afterwards
+                    self.responses[layer] = reduce_maps(maps.detach().float())
             if gradients:
                 maps.retain_grad()
                 self.maps[layer] = maps
                 return maps.clone()  # later in-place ops must not touch the captured maps
-            self.maps[layer] = maps.clone()
-            if stop and len(self.maps) == count:
+            if not reduce:
+                self.maps[layer] = maps.clone()
+            if stop and len(self.responses if reduce else self.maps) == count:
                 raise _LayerReached
             return None
 
@@ -130,6 +170,86 @@ def forward_layers(
     return results
 
 
+def forward_reduced(
+    model: nn.Module,
+    layers: list[str],
+    batch: torch.Tensor,
+    preprocessing: Preprocessing,
+    device: torch.device,
+    mode: str = "full",
+    channels_last: bool = False,
+) -> dict[str, ReducedFeatures]:
+    """`forward_layers` with every layer's maps reduced on `device` in its forward hook: the
+    responses (and logits, and for "gradients" the contributions) are exactly those of reducing
+    `forward_layers`' maps on the CPU, and maps are never copied or kept beyond their layer.
+
+    `batch` is uint8 on the CPU (pinned, on CUDA, for a non-blocking copy); "to_layers" and
+    "full" run in inference mode. `channels_last` runs the network on a channels-last input (the
+    caller converts the model once); it changes the convolutions' float results, so the CPU
+    uses it only when asked (`uses_channels_last`). On CUDA the copies back are queued, not waited for:
+    the caller can queue the next batch before calling `wait()` on these results."""
+    if mode not in ("to_layers", "full", "gradients"):
+        raise ValueError(f"unknown forward mode {mode!r}")
+    capture = _Capture(model, layers, stop=mode == "to_layers", gradients=mode == "gradients", reduce=True)
+    logits = None
+    try:
+        model.eval()
+        inputs = normalise(batch.to(device, non_blocking=True), preprocessing)
+        if channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        if mode == "gradients":
+            with torch.enable_grad():
+                logits = model(inputs.requires_grad_(True))
+                logits.gather(1, logits.argmax(dim=1)[:, None]).sum().backward()
+        else:
+            with torch.inference_mode(), contextlib.suppress(_LayerReached):
+                logits = model(inputs)
+    finally:
+        capture.close()
+        model.zero_grad(set_to_none=True)
+    on_cuda = device.type == "cuda"
+
+    def to_cpu(values: torch.Tensor) -> torch.Tensor:
+        return values.detach().float().to("cpu", non_blocking=on_cuda)
+
+    results = {}
+    for layer in layers:
+        contributions = None
+        if mode == "gradients":
+            maps = capture.maps[layer]
+            contributions = to_cpu((maps * maps.grad).sum(dim=(2, 3)))
+        results[layer] = ReducedFeatures(
+            responses={column: to_cpu(values) for column, values in capture.responses[layer].items()},
+            logits=None if logits is None else to_cpu(logits),
+            contributions=contributions,
+        )
+    if on_cuda:
+        copied = torch.cuda.Event()
+        copied.record()
+        for result in results.values():
+            result.copied = copied
+    return results
+
+
+# How extraction lays out feature maps (`--layout`): "auto" is channels-last on CUDA only.
+LAYOUTS = ("auto", "channels_last", "contiguous")
+
+
+def uses_channels_last(layout: str, device: torch.device) -> bool:
+    """Whether extraction runs the network channels-last.
+
+    "auto": on CUDA only. On the CPU channels-last changes the float results of convolutions
+    (SqueezeNet 1.0 `features.12`, 128 cub100 photos: 94% of the responses change, by up to
+    1.3e-3), so tables would differ from the contiguous layout's for a speed-up (1.6x on the
+    2-core machine): `--layout channels_last` asks for it, and is part of the cache key. On CUDA
+    results agree with the CPU's only within float tolerance anyway
+    (tests/backbones/test_device_parity.py), and channels-last lets cuDNN use its NHWC kernels,
+    as PyTorch recommends for convolutional networks."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}: use {', '.join(LAYOUTS)}")
+    return layout == "channels_last" or (layout == "auto" and device.type == "cuda")
+
+
 def forward_to_layer(
     model: nn.Module, layer: str, batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device
 ) -> BatchFeatures:
@@ -149,7 +269,7 @@ def forward_with_gradients(
     return forward_layers(model, [layer], batch, preprocessing, device, "gradients")[layer]
 
 
-def linear_gap_head(model: nn.Module, features: BatchFeatures, tolerance: float = 1e-3) -> nn.Linear | None:
+def linear_gap_head(model: nn.Module, features: BatchFeatures | ReducedFeatures, tolerance: float = 1e-3) -> nn.Linear | None:
     """The nn.Linear whose output on GAP(layer) *is* the model's logits, if there is one.
 
     Checked numerically on a batch, so it holds for any architecture (ResNet's fc after avgpool,

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from filterspeak.backbones import features
-from filterspeak.backbones.features import BatchFeatures
+from filterspeak.backbones.features import BatchFeatures, ReducedFeatures
 from filterspeak.backbones.registry import Preprocessing
 from filterspeak.interpret.decomposition import GRADIENT_X_ACTIVATION, LINEAR_GAP, linear_gap_contributions
 
@@ -126,7 +126,7 @@ class GradientTimesActivation(DecisionHead):
         return gradients
 
 
-def model_head(model: nn.Module, batch: BatchFeatures) -> DecisionHead:
+def model_head(model: nn.Module, batch: BatchFeatures | ReducedFeatures) -> DecisionHead:
     """The network's own head: linear on GAP when the logits say so (checked numerically on a
     batch from a "full" forward), gradient × activation otherwise."""
     linear = features.linear_gap_head(model, batch)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from PIL import Image
 
-from filterspeak.backbones.registry import Preprocessing
+if TYPE_CHECKING:  # not at run time: loader workers import this module, and the registry imports torchvision
+    from filterspeak.backbones.registry import Preprocessing
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -45,17 +47,25 @@ def load_image(path: str | Path, size: int, resize: int | None = None) -> np.nda
         return np.asarray(rgb, dtype=np.uint8)
 
 
+def stack_images(arrays: Sequence[np.ndarray], size: int | None = None) -> torch.Tensor:
+    """(size, size, 3) uint8 arrays → one contiguous (N, 3, size, size) uint8 tensor (`size` is
+    needed only for N = 0). Contiguous, not channels-last, whatever the loader: the layout of the
+    network's input decides which convolution kernels run, and so the float results."""
+    stacked = np.stack(arrays) if len(arrays) else np.zeros((0, size or 0, size or 0, 3), np.uint8)
+    return torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous()
+
+
 def load_images(paths: Sequence[str | Path], size: int, resize: int | None = None) -> torch.Tensor:
     """(N, 3, size, size) uint8 tensor."""
-    arrays = [load_image(path, size, resize) for path in paths]
-    stacked = np.stack(arrays) if arrays else np.zeros((0, size, size, 3), np.uint8)
-    return torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous()
+    return stack_images([load_image(path, size, resize) for path in paths], size)
 
 
 def normalise(batch: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
     """uint8 (B,3,H,W) → float, scaled and normalised, on the batch's device."""
-    mean = torch.tensor(preprocessing.mean, device=batch.device).view(1, 3, 1, 1)
-    std = torch.tensor(preprocessing.std, device=batch.device).view(1, 3, 1, 1)
+    # made on the CPU and copied without waiting: creating them on a CUDA device would wait for
+    # every kernel queued before (extraction queues the next batch before reading the last one)
+    mean = torch.tensor(preprocessing.mean).view(1, 3, 1, 1).to(batch.device, non_blocking=True)
+    std = torch.tensor(preprocessing.std).view(1, 3, 1, 1).to(batch.device, non_blocking=True)
     return (batch.float() / 255.0 - mean) / std
 
 

@@ -1,6 +1,6 @@
 """From co-occurrence to p(a|f), filter statistics and class-level attribute distributions.
 
-p(a|f) = Σ_x p(a|x) p(x|f) arrives as `cooccurrence` (computed in DuckDB). Prior corrections,
+p(a|f) = Σ_x p(a|x) p(x|f) arrives as `cooccurrence` (filterspeak/interpret/cooccurrence.py). Prior corrections,
 so that phrases frequent everywhere do not dominate (p(a) = mean p(a|x) over train images):
 - "lift": p(a|f) / p(a), renormalised — favours rare phrases, caption noise included;
 - "pmi":  p(a|f) · max(log(p(a|f) / p(a)), 0), renormalised — keeps only enriched
@@ -76,14 +76,18 @@ def class_attribute_matrix(pdf: np.ndarray, head_weights: np.ndarray, mean_respo
     return filter_given_class @ pdf
 
 
-def class_attribute_matrix_from_decisions(
-    pdf: np.ndarray, contributions: np.ndarray, predicted: np.ndarray, num_classes: int
-) -> np.ndarray:
-    """p(a|c) for heads without class weights: p(f|c) ∝ mean over images decided as c of max(α_f, 0)."""
-    positive = np.clip(contributions, 0.0, None)
-    num_classes = max(num_classes, int(predicted.max(initial=-1)) + 1)
-    filter_given_class = np.zeros((num_classes, pdf.shape[0]))
-    np.add.at(filter_given_class, predicted, positive)
-    totals = filter_given_class.sum(axis=1, keepdims=True)
-    filter_given_class = np.divide(filter_given_class, totals, out=np.zeros_like(filter_given_class), where=totals > 0)
+def add_class_contributions(sums: np.ndarray, contributions: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Σ over images decided as c of max(α_f, 0), one chunk of images at a time (image order);
+    returns `sums` (C, F), grown when a prediction names a class beyond it."""
+    classes = max(sums.shape[0], int(np.max(predicted, initial=-1)) + 1)
+    if classes > sums.shape[0]:
+        sums = np.vstack([sums, np.zeros((classes - sums.shape[0], sums.shape[1]))])
+    np.add.at(sums, predicted, np.clip(contributions, 0.0, None))
+    return sums
+
+
+def class_attribute_matrix_from_sums(pdf: np.ndarray, class_sums: np.ndarray) -> np.ndarray:
+    """p(a|c) for heads without class weights: p(f|c) ∝ Σ over images decided as c of max(α_f, 0)."""
+    totals = class_sums.sum(axis=1, keepdims=True)
+    filter_given_class = np.divide(class_sums, totals, out=np.zeros_like(class_sums), where=totals > 0)
     return filter_given_class @ pdf

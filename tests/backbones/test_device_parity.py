@@ -12,6 +12,7 @@ from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.datasets.registry import DatasetParams
 from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.vectors import vector_matrix
 from stage_runs import run_backbone, run_dataset, run_extract
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (compares CPU and CUDA extraction)")
@@ -35,10 +36,12 @@ def test_cuda_extraction_matches_cpu(tmp_path):
     cuda_backbone = load_stage_result(cuda_store, "backbone", backbone.manifest.fingerprint)
     [on_cuda] = run_extract(cuda_store, cuda_dataset, cuda_backbone, SPEC, PREPROCESSING, [SPEC.default_layer], device="cuda")
     assert not on_cuda.reused and on_cuda.manifest.fingerprint == on_cpu.manifest.fingerprint
-    for table, columns in [("activations", ["max_response", "mean_response"]), ("predictions", ["probability", "logit"])]:
-        a, b = on_cpu.read(table), on_cuda.read(table)
-        for column in columns:
-            np.testing.assert_allclose(a[column], b[column], rtol=1e-3, atol=1e-4)
+    for column in ["max_response", "mean_response"]:
+        a, b = (vector_matrix(result.read_arrow("filter_responses").column(column)) for result in (on_cpu, on_cuda))
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+    a, b = on_cpu.read("predictions"), on_cuda.read("predictions")
+    for column in ["probability", "logit"]:
+        np.testing.assert_allclose(a[column], b[column], rtol=1e-3, atol=1e-4)
     assert (on_cpu.read("predictions")["predicted_class_id"] == on_cuda.read("predictions")["predicted_class_id"]).mean() > 0.99
 
 

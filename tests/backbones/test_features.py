@@ -10,6 +10,8 @@ from torch import nn
 
 from filterspeak.backbones.features import (
     LayerNotFound,
+    forward_layers,
+    forward_reduced,
     forward_to_layer,
     forward_with_gradients,
     forward_with_layer,
@@ -19,6 +21,7 @@ from filterspeak.backbones.features import (
 from filterspeak.backbones.images import normalise
 from filterspeak.backbones.registry import Preprocessing
 from filterspeak.interpret.decomposition import linear_gap_contributions
+from filterspeak.interpret.responses import RESPONSES
 
 PRE = Preprocessing(image_size=64, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 CPU = torch.device("cpu")
@@ -99,3 +102,42 @@ def test_wrong_layer_lists_valid_names(resnet18):
     with pytest.raises(LayerNotFound, match=r"layer 'layer9' not found; valid layers: conv1, bn1, relu, maxpool, layer1") as error:
         layer_module(resnet18, "layer9")
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("mode", ["to_layers", "full", "gradients"])
+@pytest.mark.parametrize(
+    "architecture, layers", [("resnet18", ["layer3", "layer4"]), ("squeezenet1_0", ["features.12", "features.7"])]
+)  # ResNet: GAP + linear head, an in-place add after layer3; SqueezeNet: a conv head, an in-place ReLU after the layer
+def test_reduced_forward_gives_exactly_the_reductions_of_the_maps(batch, architecture, layers, mode):
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, architecture)(weights=None).eval()
+    maps = forward_layers(model, layers, batch, PRE, CPU, mode)
+    reduced = forward_reduced(model, layers, batch, PRE, CPU, mode)
+    for layer in layers:
+        full, ours = maps[layer], reduced[layer].wait()
+        assert list(ours.responses) == [response.column for response in RESPONSES.values()]
+        for column, values in full.responses().items():
+            assert torch.equal(ours.responses[column], values), column
+        assert torch.equal(ours.gap, full.gap)
+        assert (ours.logits is None) == (full.logits is None) == (mode == "to_layers")
+        assert (ours.contributions is None) == (full.contributions is None) == (mode != "gradients")
+        for name in ("logits", "contributions"):
+            assert getattr(full, name) is None or torch.equal(getattr(ours, name), getattr(full, name)), name
+    assert all(p.grad is None for p in model.parameters())  # no gradients left behind
+
+
+def test_channels_last_only_where_asked_and_close_to_contiguous():
+    from filterspeak.backbones.features import forward_reduced, uses_channels_last
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert not uses_channels_last("auto", cpu) and uses_channels_last("auto", cuda)
+    assert uses_channels_last("channels_last", cpu) and not uses_channels_last("contiguous", cuda)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 16, 3), torch.nn.ReLU()).eval()
+    batch = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    preprocessing = Preprocessing(image_size=32)
+    contiguous = forward_reduced(model, ["3"], batch, preprocessing, cpu, "to_layers")["3"].responses
+    model.to(memory_format=torch.channels_last)
+    channels_last = forward_reduced(model, ["3"], batch, preprocessing, cpu, "to_layers", channels_last=True)["3"].responses
+    for column, values in contiguous.items():
+        torch.testing.assert_close(channels_last[column], values, rtol=1e-4, atol=1e-5)

@@ -8,10 +8,12 @@ correct decisions cite attributes present in the image.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from filterspeak.evaluation.truth_checks import cited_attribute_precision, selective_filter_precision
 from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.vectors import vector_matrix
 from filterspeak.tasks.graph import open_build
 
 pytestmark = pytest.mark.slow
@@ -25,6 +27,20 @@ def default_build(default_store):
     return report, {stage: build.result(stage) for stage in build.stage_names()}
 
 
+def _long_max_responses(extraction) -> pd.DataFrame:
+    """One row per (image, filter), as the `activations` view shows them."""
+    stored = extraction.read_arrow("filter_responses")
+    maxima = vector_matrix(stored.column("max_response"))
+    images, filters = maxima.shape
+    return pd.DataFrame(
+        {
+            "image_id": np.repeat(stored.column("image_id").to_numpy(), filters),
+            "filter": np.tile(np.arange(filters), images),
+            "max_response": maxima.reshape(-1),
+        }
+    )
+
+
 def test_backbone_reaches_target_accuracy(default_build):
     report, _ = default_build
     assert report.metrics["test_accuracy"] >= 0.90
@@ -36,7 +52,7 @@ def test_selective_filters_name_attributes_present_in_their_top_images(default_b
     result = selective_filter_precision(
         stages["pdfs"].read("filter_stats"),
         stages["captions"].read("attributes"),
-        stages["extract"].read("activations"),
+        _long_max_responses(stages["extract"]),
         stages["dataset"].read("image_truth"),
         images.loc[images["split"] == "train", "image_id"],
     )

@@ -16,9 +16,10 @@ import pytest
 
 from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.graph import TABLES, open_build
+from filterspeak.tasks.graph import TABLES, VIEWS, open_build
 
-CATALOG = [*TABLES, "runs"]  # every view of the catalog
+CATALOG = [*(t for t in TABLES if t not in ("filter_responses", "filter_contributions")), *VIEWS, "runs"]  # every view of the
+# catalog; the per-filter tables through their one-row-per-(image, filter) views `activations` and `contributions`
 
 TESTS = Path(__file__).resolve().parents[1]  # crash_backbone.py: a user backbone whose forward can be slowed
 LAYERS = ["2", "4"]  # gradient × activation and GAP + linear decisions, one pass

@@ -20,8 +20,8 @@ def test_each_response_reduces_the_map_as_named(name):
 
 
 def test_responses_are_the_activations_columns_and_the_option_choices():
-    columns = TABLES["activations"].names
-    assert [r.column for r in RESPONSES.values()] == columns[2:]
+    columns = TABLES["filter_responses"].names  # SQL: the `activations` view, one row per (image, filter)
+    assert [r.column for r in RESPONSES.values()] == columns[1:]
     choices = next(o.choices for o in BuildOptions.declared() if o.name == "response")
     assert choices == tuple(RESPONSES)
     assert GAP.column == "mean_response"

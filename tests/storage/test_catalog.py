@@ -1,4 +1,5 @@
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from filterspeak.storage.cache import run_stage
@@ -75,3 +76,38 @@ def test_write_statements_are_refused(tmp_path):
 def test_query_without_catalog_says_how_to_build(tmp_path):
     with pytest.raises(StoreError, match="filterspeak build"):
         query(StorePaths(tmp_path), "SELECT 1")
+
+
+def test_per_filter_tables_read_one_row_per_image_and_filter_in_sql(tmp_path):
+    """`filter_responses` stores a list per image; the `activations` view unnests it, filter k
+    getting the k-th value of every list; with no output yet both are empty, typed views."""
+    import numpy as np
+
+    from filterspeak.storage.vectors import vector_column, vector_matrix
+    from filterspeak.tasks.graph import TABLES as GRAPH_TABLES
+    from filterspeak.tasks.graph import VIEWS
+    from stage_runs import per_filter_table
+
+    paths = StorePaths(tmp_path).ensure()
+    rebuild_catalog(paths, GRAPH_TABLES, VIEWS)
+    assert query(paths, "SELECT * FROM activations").column_names == [
+        "image_id",
+        "filter",
+        "max_response",
+        "mean_response",
+        "backbone",
+        "layer",
+    ]
+    maxima = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    stored = per_filter_table(np.array([7, 9]), {"max_response": maxima, "mean_response": maxima / 10}, pa.float32())
+    assert np.array_equal(vector_matrix(stored.column("max_response")), maxima) and vector_column(None, F64, 2).null_count == 2
+    result = run_stage(
+        paths, "extract", {"v": 1}, lambda output: output.write("filter_responses", stored), GRAPH_TABLES, {"backbone": "n", "layer": "l"}
+    )
+    publish(paths, [result])
+    rebuild_catalog(paths, GRAPH_TABLES, VIEWS)
+    rows = query(paths, "SELECT image_id, filter, max_response, mean_response FROM activations ORDER BY image_id, filter").to_pylist()
+    assert [(r["image_id"], r["filter"], r["max_response"]) for r in rows] == [
+        (i, f, maxima[k, f]) for k, i in enumerate([7, 9]) for f in range(3)
+    ]
+    assert [r["mean_response"] for r in rows] == pytest.approx((maxima / 10).reshape(-1).tolist(), rel=1e-7)

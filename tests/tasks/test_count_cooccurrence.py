@@ -29,3 +29,13 @@ def test_every_declared_response_is_a_column_the_stage_reads(tmp_path):
 def test_an_unknown_response_is_an_error_not_another_response():
     with pytest.raises(OptionError, match="unknown response 'p42'; choose from " + ", ".join(RESPONSES)):
         CooccurrenceParams(response="p42", top_k=0)
+
+
+@pytest.mark.parametrize("top_k", [0, 1])
+def test_the_stage_streams_chunks_to_the_same_result(tmp_path, monkeypatch, top_k):
+    """Two images per chunk: the train images span two chunks, the test image a third."""
+    from filterspeak.tasks import count_cooccurrence
+
+    whole = hand_made_cooccurrence(tmp_path / "whole", top_k=top_k)
+    monkeypatch.setattr(count_cooccurrence, "CHUNK_IMAGES", 2)
+    np.testing.assert_allclose(hand_made_cooccurrence(tmp_path / "chunked", top_k=top_k), whole, rtol=1e-15)

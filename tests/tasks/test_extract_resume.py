@@ -45,12 +45,22 @@ def _copy(source, target) -> tuple:
     )
 
 
-def _extract(store, dataset, backbone, head):
-    return run_extract(store, dataset, backbone, SPEC, PREPROCESSING, LAYERS, head=head, device="cpu", batch_size=BATCH)
+def _extract(store, dataset, backbone, head, workers=0):
+    return run_extract(
+        store, dataset, backbone, SPEC, PREPROCESSING, LAYERS, head=head, device="cpu", batch_size=BATCH, loader_workers=workers
+    )
 
 
-@pytest.mark.parametrize("head, damage", [("model", None), ("model", "corrupt first shard"), ("none", None)])
-def test_a_failed_pass_resumes_from_its_shards(source, tmp_path, monkeypatch, capsys, head, damage):
+@pytest.mark.parametrize(
+    "head, damage, workers",
+    [
+        ("model", None, 0),
+        ("model", "corrupt first shard", 0),
+        ("none", None, 0),
+        ("none", "unrecorded shards", 2),  # decoded by worker processes, before and after the crash
+    ],
+)
+def test_a_failed_pass_resumes_from_its_shards(source, tmp_path, monkeypatch, capsys, head, damage, workers):
     reference = _extract(*_copy(source, tmp_path / "reference"), head)
 
     store, dataset, backbone = _copy(source, tmp_path / "crashed")
@@ -58,18 +68,22 @@ def test_a_failed_pass_resumes_from_its_shards(source, tmp_path, monkeypatch, ca
     fail_at = 3 if head == "model" else 2
     monkeypatch.setenv("CRASH_BACKBONE_FAIL_AT", str(fail_at))  # dies computing the second shard
     with pytest.raises(crash_backbone.Fault, match=f"^injected failure on batch forward {fail_at}$"):
-        _extract(store, dataset, backbone, head)
+        _extract(store, dataset, backbone, head, workers)
     work = store.root / "work" / STAGE
     records = sorted(p.name for p in work.glob("*/shard-*.json"))
     assert records == ["shard-00000.json"] * len(LAYERS)  # the first shard of each layer, nothing more
     assert not list(store.stages.glob(f"{STAGE}/*/manifest.json"))  # no stage output: nothing to publish
-    if damage:
+    if damage == "corrupt first shard":
         next(work.glob("*/shard-00000.parquet")).write_bytes(b"half a file")
+    if damage == "unrecorded shards":  # killed after writing a shard's file, before its record
+        for area in work.iterdir():
+            shutil.copyfile(area / "shard-00000.parquet", area / "shard-00001.parquet")  # a whole file, of other images
+            (area / "shard-00002.parquet").write_bytes((area / "shard-00000.parquet").read_bytes()[:100])  # half a file
 
     monkeypatch.delenv("CRASH_BACKBONE_FAIL_AT")
     capsys.readouterr()
-    resumed = _extract(store, dataset, backbone, head)
-    done = 0 if damage else 1
+    resumed = _extract(store, dataset, backbone, head, workers)
+    done = 0 if damage == "corrupt first shard" else 1
     assert [r.metrics["shards_resumed"] for r in resumed] == [done, done]
     assert [r.metrics["shards"] for r in resumed] == [3, 3]
     assert ("resuming: 1 of 3 shards done" in capsys.readouterr().err) == (done == 1)  # progress goes to stderr

@@ -55,10 +55,10 @@ def test_editing_any_module_in_the_closure_changes_the_key_and_nothing_else_does
 def test_the_sql_a_stage_runs_is_in_its_key():
     cooccurrence = next(spec for spec in STAGES if spec.name == "cooccurrence")
     _, sql = code_closure(cooccurrence.module)
-    assert sql == {"cooccurrence"}
+    assert sql == {"image_attribute_chunk"}
     from filterspeak.sql import sql_path
 
-    assert code_version(cooccurrence.module, _mutating(str(sql_path("cooccurrence")))) != code_version(cooccurrence.module)
+    assert code_version(cooccurrence.module, _mutating(str(sql_path("image_attribute_chunk")))) != code_version(cooccurrence.module)
 
 
 def test_imports_only_for_type_checking_and_outside_the_package_do_not_count(tmp_path, monkeypatch):
