@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import importlib.util
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,11 +57,29 @@ def read_source(path: str) -> str:
     return Path(path).read_text(encoding="utf-8")
 
 
+def _spec(name: str):
+    """The module spec of `name`, without importing it or its parents (`importlib.util.find_spec`
+    imports the parent: an attribute such as `responses.RESPONSES` would import torch)."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return getattr(module, "__spec__", None)
+    parent, _, _ = name.rpartition(".")
+    path = None
+    if parent:
+        parent_spec = _spec(parent)
+        if parent_spec is None or parent_spec.submodule_search_locations is None:  # `name` is an attribute
+            return None
+        path = parent_spec.submodule_search_locations
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        spec = find(name, path) if find is not None else None
+        if spec is not None:
+            return spec
+    return None
+
+
 def _origin(name: str) -> str | None:
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):  # a parent is not a package: `name` is an attribute
-        return None
+    spec = _spec(name)
     return spec.origin if spec is not None and spec.origin not in (None, "built-in", "frozen") else None
 
 

@@ -45,7 +45,7 @@ def _selection(inputs: Inputs, column: str, train: np.ndarray, filters: int, top
     if top_k == 0:
         return Selection.positive(filters)
     top = TopResponses(top_k, filters)
-    for _ids, matrices in vector_chunks(inputs, "filter_responses", [column], train, CHUNK_IMAGES):
+    for _ids, matrices in vector_chunks(inputs, "filter_responses", [column], train, CHUNK_IMAGES, np.float32):
         top.add(matrices[column])
     return top.selection()
 
@@ -62,7 +62,7 @@ def compute(inputs: Inputs, params: CooccurrenceParams, context: Context, output
         chunks = -(-len(train) // CHUNK_IMAGES)  # at least; more when the images of a split interleave
         label = f"cooccurrence {context.backbone}:{context.layer}"
         with Progress(chunks, label, unit="chunk", enabled=context.progress and chunks > 1) as bar:
-            for ids, matrices in vector_chunks(inputs, "filter_responses", [column], train, CHUNK_IMAGES):
+            for ids, matrices in vector_chunks(inputs, "filter_responses", [column], train, CHUNK_IMAGES, np.float32):
                 pairs = connection.execute(statement, {"first": int(ids[0]), "last": int(ids[-1])}).fetchnumpy()
                 rows = np.searchsorted(ids, pairs["image_id"])
                 kept = ids[np.minimum(rows, len(ids) - 1)] == pairs["image_id"]  # train images of the chunk only

@@ -9,6 +9,7 @@ whatever the image count."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from filterspeak.interpret import filter_pdfs
 from filterspeak.interpret.decisions import AttributeVocabulary
 from filterspeak.storage.vectors import vector_matrix
 
-CHUNK_IMAGES = 4096  # images per streamed chunk: 4096 × 2,048 filters × 8 bytes = 64 MiB per column
+CHUNK_IMAGES = 2048  # images per streamed chunk: 2048 × 2,048 filters × 8 bytes = 32 MiB per float64 column
 
 
 def response_matrix(source, table: str, column: str, image_ids: np.ndarray) -> np.ndarray:
@@ -33,11 +34,12 @@ def response_matrix(source, table: str, column: str, image_ids: np.ndarray) -> n
 
 
 def vector_chunks(
-    source, table: str, columns: list[str], image_ids: np.ndarray | None = None, rows: int = CHUNK_IMAGES
+    source, table: str, columns: list[str], image_ids: np.ndarray | None = None, rows: int = CHUNK_IMAGES, dtype=np.float64
 ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
-    """(image ids, {column: (n, F) float64}) in stored order (by image id), `rows` images at a
-    time; with `image_ids` (sorted), only those images."""
-    for batch in source.batches(table, ["image_id", *columns], rows):
+    """(image ids, {column: (n, F) matrix}) in stored order (by image id), `rows` images at a
+    time; with `image_ids` (sorted), only those images. The next chunk is read and decoded in a
+    thread while the caller works on this one (Parquet decoding releases the GIL)."""
+    for batch in _read_ahead(source.batches(table, ["image_id", *columns], rows)):
         ids = batch.column(0).to_numpy()
         keep = None if image_ids is None else np.isin(ids, image_ids, assume_unique=True)
         if keep is not None and not keep.any():
@@ -46,9 +48,19 @@ def vector_chunks(
             keep = None
         matrices = {}
         for column in columns:
-            matrix = vector_matrix(batch.column(column), np.float64)
+            matrix = vector_matrix(batch.column(column), dtype)
             matrices[column] = matrix if keep is None else matrix[keep]
         yield (ids if keep is None else ids[keep]), matrices
+
+
+def _read_ahead(items: Iterator) -> Iterator:
+    """`items`, each fetched in a worker thread while the previous one is being used."""
+    done = object()
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        upcoming = reader.submit(next, items, done)
+        while (item := upcoming.result()) is not done:
+            upcoming = reader.submit(next, items, done)
+            yield item
 
 
 def vocabulary_of(source) -> AttributeVocabulary:

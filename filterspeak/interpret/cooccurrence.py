@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+FILTER_BLOCK = 256  # filters per block of the product: (A, 256) float64 sums fit in a core's cache
+
 
 @dataclass
 class Selection:
@@ -36,6 +38,8 @@ class Selection:
 
     def mask(self, responses: np.ndarray) -> np.ndarray:
         positive = responses > 0
+        if not self.slots.any() and not self.threshold.any():  # every positive response (top_k = 0)
+            return positive
         chosen = positive & (responses > self.threshold)
         ties = positive & (responses == self.threshold)
         if ties.any():
@@ -78,11 +82,17 @@ class CooccurrenceSums:
         """One chunk: `responses` (n, F) and `mask` (n, F) of its images; the (row, attribute,
         probability) triples of their attributes, sorted by attribute then row."""
         shape = (self.weighted.shape[0], len(responses))
-        selected = np.where(mask, responses, 0.0)
-        self.total += selected.sum(axis=0)
-        self.weighted += sparse.csr_matrix((probabilities, (attributes, rows)), shape=shape) @ selected
+        # Image-major (CSC) factors: the product streams the chunk's rows in image order and adds
+        # into (A, FILTER_BLOCK) blocks of the sums that stay in cache; every sum runs in image order.
+        weights = sparse.csc_matrix((probabilities, (attributes, rows)), shape=shape)
         # counts of at most a chunk's images: exact in float32, which halves the memory traffic
-        self.support += sparse.csr_matrix((np.ones(len(rows), np.float32), (attributes, rows)), shape=shape) @ mask.astype(np.float32)
+        present = sparse.csc_matrix((np.ones(len(rows), np.float32), (attributes, rows)), shape=shape)
+        for start in range(0, responses.shape[1], FILTER_BLOCK):
+            block = slice(start, start + FILTER_BLOCK)
+            selected = np.where(mask[:, block], responses[:, block], np.float64(0.0))  # float64, contiguous
+            self.total[block] += selected.sum(axis=0)
+            self.weighted[:, block] += weights @ selected
+            self.support[:, block] += present @ mask[:, block].astype(np.float32)
 
     def table(self, attribute_ids: np.ndarray | None = None) -> pd.DataFrame:
         """(filter, attribute_id, cooccurrence, support) for every pair with support, ordered."""
