@@ -132,6 +132,28 @@ class _Capture:
             handle.remove()
 
 
+def _run(model: nn.Module, capture: _Capture, inputs: torch.Tensor, mode: str, without_grad) -> torch.Tensor | None:
+    """The forward pass both ways through the network share: the logits (None when it stopped at
+    the layers); with "gradients" also the backward from the predicted class's logit. The hooks
+    are removed whatever happens."""
+    logits = None
+    try:
+        if mode not in ("to_layers", "full", "gradients"):
+            raise ValueError(f"unknown forward mode {mode!r}")
+        model.eval()
+        if mode == "gradients":
+            with torch.enable_grad():
+                logits = model(inputs.requires_grad_(True))
+                logits.gather(1, logits.argmax(dim=1)[:, None]).sum().backward()
+        else:
+            with without_grad(), contextlib.suppress(_LayerReached):
+                logits = model(inputs)
+    finally:
+        capture.close()
+        model.zero_grad(set_to_none=True)
+    return logits
+
+
 def forward_layers(
     model: nn.Module, layers: list[str], batch: torch.Tensor, preprocessing: Preprocessing, device: torch.device, mode: str = "full"
 ) -> dict[str, BatchFeatures]:
@@ -141,23 +163,8 @@ def forward_layers(
     "gradients": also α_f(x) = Σ_hw A_f(x)[h,w] · ∂logit_ĉ/∂A_f[h,w] for the predicted class ĉ
     (one backward pass serves every layer).
     """
-    if mode not in ("to_layers", "full", "gradients"):
-        raise ValueError(f"unknown forward mode {mode!r}")
     capture = _Capture(model, layers, stop=mode == "to_layers", gradients=mode == "gradients")
-    logits = None
-    try:
-        model.eval()
-        inputs = normalise(batch.to(device), preprocessing)
-        if mode == "gradients":
-            with torch.enable_grad():
-                logits = model(inputs.requires_grad_(True))
-                logits.gather(1, logits.argmax(dim=1)[:, None]).sum().backward()
-        else:
-            with torch.no_grad(), contextlib.suppress(_LayerReached):
-                logits = model(inputs)
-    finally:
-        capture.close()
-        model.zero_grad(set_to_none=True)
+    logits = _run(model, capture, normalise(batch.to(device), preprocessing), mode, torch.no_grad)
     results = {}
     for layer in layers:
         maps = capture.maps[layer]
@@ -188,25 +195,11 @@ def forward_reduced(
     caller converts the model once); it changes the convolutions' float results, so the CPU
     uses it only when asked (`uses_channels_last`). On CUDA the copies back are queued, not waited for:
     the caller can queue the next batch before calling `wait()` on these results."""
-    if mode not in ("to_layers", "full", "gradients"):
-        raise ValueError(f"unknown forward mode {mode!r}")
     capture = _Capture(model, layers, stop=mode == "to_layers", gradients=mode == "gradients", reduce=True)
-    logits = None
-    try:
-        model.eval()
-        inputs = normalise(batch.to(device, non_blocking=True), preprocessing)
-        if channels_last:
-            inputs = inputs.contiguous(memory_format=torch.channels_last)
-        if mode == "gradients":
-            with torch.enable_grad():
-                logits = model(inputs.requires_grad_(True))
-                logits.gather(1, logits.argmax(dim=1)[:, None]).sum().backward()
-        else:
-            with torch.inference_mode(), contextlib.suppress(_LayerReached):
-                logits = model(inputs)
-    finally:
-        capture.close()
-        model.zero_grad(set_to_none=True)
+    inputs = normalise(batch.to(device, non_blocking=True), preprocessing)
+    if channels_last:
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+    logits = _run(model, capture, inputs, mode, torch.inference_mode)
     on_cuda = device.type == "cuda"
 
     def to_cpu(values: torch.Tensor) -> torch.Tensor:
