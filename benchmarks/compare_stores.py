@@ -13,9 +13,8 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+from table_hashes import LOCATION_COLUMNS, SKIP
 
-LOCATION_COLUMNS = {"path", "weights_path"}
-SKIP = {"runs"}
 FLOAT_TYPES = {"FLOAT", "DOUBLE"}
 
 

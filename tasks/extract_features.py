@@ -39,7 +39,7 @@ from filterspeak.storage.paths import StorePaths
 from filterspeak.storage.schemas import BACKBONE_LAYER, F32, F64, I32, I64, STR
 from filterspeak.storage.schemas import table as declare_table
 from filterspeak.storage.shards import ShardArea
-from filterspeak.storage.vectors import vector_matrix
+from filterspeak.storage.vectors import vector_column, vector_matrix
 from filterspeak.tasks import decisions
 from filterspeak.tasks.decisions import DecisionWriter
 from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec, cached, key_inputs, run
@@ -80,22 +80,13 @@ def params_from(options, inputs: Inputs) -> ExtractParams:
     return ExtractParams(options.backbone_spec, options.preprocessing, "none" if trained else "model", options.layout)
 
 
-def _list_column(matrix: np.ndarray | None, rows: int, value_type: pa.DataType) -> pa.Array:
-    """(rows, k) matrix → a list column of `rows` lists of k values (all null when None)."""
-    if matrix is None:
-        return pa.nulls(rows, pa.list_(value_type))
-    width = matrix.shape[1]
-    offsets = pa.array(np.arange(0, rows * width + 1, width, dtype=np.int32))
-    return pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(matrix).reshape(-1), type=value_type))
-
-
 def _shard_table(image_ids: np.ndarray, result: features.ReducedFeatures, with_logits: bool) -> pa.Table:
     rows = len(image_ids)
     columns = {"image_id": pa.array(image_ids, type=pa.int64())}
-    columns.update({column: _list_column(result.responses[column].numpy(), rows, F32) for column in RESPONSE_COLUMNS})
+    columns.update({column: vector_column(result.responses[column].numpy(), F32) for column in RESPONSE_COLUMNS})
     contributions = None if result.contributions is None else result.contributions.double().numpy()
-    columns["contributions"] = _list_column(contributions, rows, F64)
-    columns["logits"] = _list_column(result.logits.double().numpy() if with_logits else None, rows, F64)
+    columns["contributions"] = vector_column(contributions, F64, rows)
+    columns["logits"] = vector_column(result.logits.double().numpy() if with_logits else None, F64, rows)
     return pa.table(columns)
 
 

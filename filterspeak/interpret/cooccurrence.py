@@ -94,7 +94,7 @@ class CooccurrenceSums:
             self.weighted[:, block] += weights @ selected
             self.support[:, block] += present @ mask[:, block].astype(np.float32)
 
-    def table(self, attribute_ids: np.ndarray | None = None) -> pd.DataFrame:
+    def table(self) -> pd.DataFrame:
         """(filter, attribute_id, cooccurrence, support) for every pair with support, ordered."""
         support = self.support.T
         filters, attributes = np.nonzero(support)
@@ -103,7 +103,7 @@ class CooccurrenceSums:
         return pd.DataFrame(
             {
                 "filter": filters.astype(np.int32),
-                "attribute_id": attributes if attribute_ids is None else attribute_ids[attributes],
+                "attribute_id": attributes,
                 "cooccurrence": values,
                 "support": support[filters, attributes].astype(np.int64),
             }
