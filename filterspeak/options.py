@@ -99,6 +99,14 @@ class BuildOptions:
         "default: as suits the machine, see filterspeak/backbones/loader.py); changes no table",
         minimum=0,
     )
+    dask: str | None = option(
+        None,
+        "address of a running Dask scheduler (tcp://host:8786): extraction shards run on its workers, which must reach "
+        "the store (s3://... or a shared folder); changes no table",
+    )
+    dask_resources: str | None = option(
+        None, "Dask resources each shard job needs, e.g. GPU=1 to use only workers started with --resources GPU=1"
+    )
     min_df: int = option(5, "keep attributes mentioned for at least this many images", minimum=1)
     attribute_weighting: str = option(
         "presence", "p(a|x) from caption counts or from presence (each attribute of x weighs the same)", choices=WEIGHTINGS
@@ -139,6 +147,23 @@ class BuildOptions:
                 raise OptionError(f"{info.flag} must be one of {', '.join(map(str, info.choices))}, got {value!r}")
             if info.minimum is not None and value < info.minimum:
                 raise OptionError(f"{info.flag} must be >= {info.minimum}, got {value}")
+        self.resources  # noqa: B018 - parsed here so a wrong value fails before any work
+
+    @property
+    def resources(self) -> dict[str, float] | None:
+        """--dask-resources as Dask takes them ({"GPU": 1.0})."""
+        if not self.dask_resources:
+            return None
+        parsed = {}
+        for item in self.dask_resources.split(","):
+            name, _, amount = item.partition("=")
+            try:
+                parsed[name.strip()] = float(amount)
+            except ValueError:
+                raise OptionError(f"--dask-resources takes NAME=AMOUNT[,NAME=AMOUNT], e.g. GPU=1; got {self.dask_resources!r}") from None
+            if not name.strip():
+                raise OptionError(f"--dask-resources takes NAME=AMOUNT[,NAME=AMOUNT], e.g. GPU=1; got {self.dask_resources!r}")
+        return parsed
 
     # ---- derived settings ------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from prefect import flow, get_run_logger
 
 from filterspeak.backbones.registry import random_init_warning
 from filterspeak.flows.artifacts import publish_build_artifacts
+from filterspeak.flows.distributed import check_scheduler, shard_runner
 from filterspeak.options import BuildOptions
 from filterspeak.storage.builds import BuildRecord, save_build_record
 from filterspeak.storage.cache import StageResult
@@ -47,6 +48,8 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
     options = options or BuildOptions()
     options.validate()
     paths = StorePaths.at(store).ensure()
+    if options.dask:
+        check_scheduler(options.dask)  # one line before any work, also when a deployment runs the flow
     started, clock = datetime.now(UTC), time.perf_counter()
     run_id = started.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     spec, layers = options.backbone_spec, options.layers
@@ -63,8 +66,11 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
         where = f" [{layer}]" if layer else ""
         logger.info(f"{result.stage + where:<28} {'reused' if result.reused else 'computed':<9} {seconds:7.2f} s")
 
-    with build_lock(paths, notify=logger.warning):  # shows on the run page, not only the terminal
-        context = Context(spec.name, device=options.device, progress=progress, loader_workers=options.loader_workers)
+    with (
+        build_lock(paths, notify=logger.warning),
+        shard_runner(options.dask, options.resources) as shards,
+    ):  # the lock notice shows on the run page
+        context = Context(spec.name, device=options.device, progress=progress, loader_workers=options.loader_workers, shards=shards)
         outcome = run_graph(paths, options, layers, context, as_prefect_task, note)
         for layer, built in outcome.layers.items():
             save_build_record(paths, BuildRecord(spec.name, layer, built.stages, options.to_dict(), run_id), latest=latest)
@@ -75,7 +81,7 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
     first = outcome.layers[layers[0]].produced
     decided = {layer: built.produced.by_table["predictions"].metrics for layer, built in outcome.layers.items()}
     report = BuildReport(
-        store=str(paths.root),
+        store=paths.location,
         run_id=run_id,
         backbone=spec.name,
         layer=layers[0],

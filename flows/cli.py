@@ -22,7 +22,11 @@ from filterspeak.storage.paths import DEFAULT_STORE, STORE_ENV, StorePaths
 
 
 def _store_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", default=None, help=f"store directory (default ${STORE_ENV} or ./{DEFAULT_STORE})")
+    parser.add_argument(
+        "--store",
+        default=None,
+        help=f"store directory, or s3://bucket/prefix (AWS settings from the environment; default ${STORE_ENV} or ./{DEFAULT_STORE})",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,7 +101,11 @@ def _build(args: argparse.Namespace) -> int:
         values["head"] = "train"
     options = BuildOptions(**values)
     options.validate()  # a wrong backbone, weights file or layer: one line, before Prefect starts
-    StorePaths.at(args.store).ensure()  # likewise an unwritable store
+    if options.dask:
+        from filterspeak.flows.distributed import check_scheduler
+
+        check_scheduler(options.dask)  # likewise a scheduler that cannot be reached
+    StorePaths.at(args.store).ensure()  # and an unwritable store, or a bucket that is missing or refuses these credentials
     with failures_reported_by_cli():
         report = build(store=args.store, options=options, progress=not args.no_progress)
     print(format_report(report))

@@ -46,7 +46,9 @@ CONCEPT_FILTERS = 8
 
 
 def _twin(store: str, options: BuildOptions, progress: bool, **changes: Any) -> BuildOptions:
-    twin = options.replace(**changes)
+    """Another build of the same data (a random or concept-trained backbone), run in this process:
+    the cluster the evaluated build may have used is not assumed to be up."""
+    twin = options.replace(dask=None, dask_resources=None, **changes)
     build(store=store, options=twin, progress=progress, latest=False)
     return twin
 
@@ -152,12 +154,12 @@ def evaluate(
 
     known = None
     if "known_filters" in metrics and spec.trainable and has_truth:
-        concept_options = options if spec.concept_filters else _twin(str(paths.root), options, progress, concept_filters=CONCEPT_FILTERS)
+        concept_options = options if spec.concept_filters else _twin(paths.location, options, progress, concept_filters=CONCEPT_FILTERS)
         known = _stages_of(paths, concept_options, base.layer)
     randomised = None
     if "randomization" in metrics:
         random_changes = {"epochs": 0, "concept_filters": 0} if spec.trainable else {"weights": None, "weights_sha256": None}
-        randomised = _stages_of(paths, _twin(str(paths.root), options, progress, **random_changes), base.layer)
+        randomised = _stages_of(paths, _twin(paths.location, options, progress, **random_changes), base.layer)
 
     result = EvaluationRecord()
     result.metrics, result.notes = _flatten(evaluate_stages(base, device, known, metrics), metrics)
@@ -165,7 +167,7 @@ def evaluate(
         overlap, compared = evaluate_randomization(base, randomised)
         result.metrics.update(randomization_overlap=overlap, randomization_images=compared)
     result.context = {
-        "store": str(paths.root),
+        "store": paths.location,
         "backbone": base.backbone,
         "layer": base.layer,
         "dataset": options.dataset,

@@ -23,24 +23,25 @@ EXPLAIN_DEPLOYMENT = "on-demand"
 
 
 def served_deployments(
-    store: str | None = None, cron: str | None = NIGHTLY_CRON, timezone: str = "UTC", options: dict | None = None
+    store: str | None = None, cron: str | None = NIGHTLY_CRON, timezone: str = "UTC", options: dict | None = None, dask: str | None = None
 ) -> list:
     """The RunnerDeployments `serve` runs: a scheduled build, an on-demand rebuild, on-demand explain.
 
     `options` (a partial BuildOptions dict) are the nightly build's; they are checked here so a
-    typo fails at start, not at 2 am. Module entrypoints: the served runs import the installed package."""
+    typo fails at start, not at 2 am. `dask` (a scheduler address) runs both builds' extraction on
+    that cluster (the `dask` build option). Module entrypoints: the served runs import the installed package."""
     from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron
 
     from filterspeak.flows.build import build
     from filterspeak.flows.explain import explain
 
-    options = dict(options or {})
+    options = dict(options or {}) | ({"dask": dask} if dask else {})
     try:
         BuildOptions(**options)
     except TypeError as error:
         raise OptionError(f"unknown build option in {sorted(options)}: {error}") from None
-    root = str(resolve_store(store))  # absolute: a run's working directory may differ from ours
+    root = resolve_store(store)  # absolute (or a URL): a run's working directory may differ from ours
     common = {"entrypoint_type": EntrypointType.MODULE_PATH}
     return [
         build.to_deployment(
@@ -52,7 +53,7 @@ def served_deployments(
         ),
         build.to_deployment(
             "rebuild",
-            parameters={"store": root, "progress": False},
+            parameters={"store": root, "progress": False, **({"options": {"dask": dask}} if dask else {})},
             description="Build on demand, e.g. for a new backbone or weights file: pass options (backbone, weights, layer).",
             **common,
         ),
@@ -65,15 +66,20 @@ def served_deployments(
     ]
 
 
-def serve_forever(store: str | None = None, cron: str | None = NIGHTLY_CRON, timezone: str = "UTC", options: dict | None = None) -> None:
+def serve_forever(
+    store: str | None = None, cron: str | None = NIGHTLY_CRON, timezone: str = "UTC", options: dict | None = None, dask: str | None = None
+) -> None:
     """Register the deployments with the Prefect API and run their flow runs until interrupted."""
     from prefect import serve
 
-    serve(*served_deployments(store, cron, timezone, options))
+    serve(*served_deployments(store, cron, timezone, options, dask))
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--store", default=None, help="store directory for every served run")
+    parser.add_argument("--store", default=None, help="store directory, or s3://bucket/prefix, for every served run")
+    parser.add_argument(
+        "--dask", default=None, help="address of a Dask scheduler (tcp://host:8786): the builds' extraction runs on its workers"
+    )
     parser.add_argument("--cron", default=NIGHTLY_CRON, help=f'nightly build schedule (default "{NIGHTLY_CRON}"; "" for none)')
     parser.add_argument("--timezone", default="UTC", help="the schedule's time zone (default UTC)")
     parser.add_argument(
@@ -90,7 +96,7 @@ def run_serve(args: argparse.Namespace) -> int:
     INFO, not the quiet WARNING the CLI sets for its own terminal output."""
     if os.environ.get("PREFECT_LOGGING_LEVEL") == "WARNING":
         os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
-    serve_forever(args.store, args.cron or None, args.timezone, args.options)
+    serve_forever(args.store, args.cron or None, args.timezone, args.options, args.dask)
     return 0
 
 

@@ -51,21 +51,23 @@ def save_build_record(paths: StorePaths, record: BuildRecord, latest: bool = Tru
     target = _path(paths, record.backbone, record.layer)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_json(target, {key: value for key, value in asdict(record).items() if key != "notes"})
+    paths.push(target)
     if not latest:
         return
     write_json(paths.root / "builds" / "latest.json", {"backbone": record.backbone, "layer": record.layer})
+    paths.push(paths.root / "builds" / "latest.json")
 
 
 def load_build_record(paths: StorePaths, backbone: str | None = None, layer: str | None = None) -> BuildRecord:
     """The build of (backbone, layer); either left out means "the most recent build's"."""
-    folder = paths.root / "builds"
+    folder = paths.pull_folder(paths.root / "builds")
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*__*.json"))] if folder.exists() else []
     if not records:
-        raise StoreError(f"no build found in {paths.root}: run `filterspeak build --store {paths.root}` first")
+        raise StoreError(f"no build found in {paths.location}: run `filterspeak build --store {paths.location}` first")
     latest = json.loads((folder / "latest.json").read_text())
     matches = [r for r in records if backbone in (None, r["backbone"]) and layer in (None, r["layer"])]
     if not matches:
         available = ", ".join(f"{r['backbone']} (layer {r['layer']})" for r in records)
-        raise StoreError(f"no build for backbone={backbone} layer={layer} in {paths.root}; available: {available}")
+        raise StoreError(f"no build for backbone={backbone} layer={layer} in {paths.location}; available: {available}")
     matches.sort(key=lambda r: (r["backbone"], r["layer"]) != (latest["backbone"], latest["layer"]))
     return BuildRecord.from_json(matches[0])

@@ -9,6 +9,7 @@ leaves either a complete output or nothing that a later run would mistake for on
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import time
@@ -83,6 +84,11 @@ class StageResult:
     manifest: StageManifest
     directory: Path
     reused: bool
+    store: StorePaths | None = None  # the store it is in (for jobs that name its files on other machines)
+
+    def relative(self, table: str) -> str:
+        """The file of `table`, relative to the store: how another machine finds it (StorePaths.readable)."""
+        return self.store.relative(self.table_path(table))
 
     @property
     def stage(self) -> str:
@@ -129,6 +135,12 @@ class StageResult:
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
         return digest.hexdigest()[:32]
 
+    def located(self, names) -> list[str]:
+        """The files a table of this output names (an image's `path`): a relative name is inside this
+        output, so the table reads the same wherever the store is (a bucket, its mirror on a worker);
+        an absolute one is outside the store."""
+        return [str(self.directory / name) for name in names]
+
     def file_hash(self, name: str) -> str:
         """Content hash of one artifact (a file, or every file in a folder)."""
         return artifact_hash(self.directory, self.manifest.files[name])
@@ -167,14 +179,45 @@ def stage_key(stage: str, inputs: dict[str, Any]) -> str:
     return fingerprint({"stage": stage, "inputs": inputs})
 
 
+def _fetch(paths: StorePaths, final: Path) -> None:
+    """Copy a stage output from the bucket into this machine's mirror, if the bucket holds a complete
+    one (its manifest, uploaded last, and every file the manifest lists); otherwise leave nothing."""
+    if paths.remote is None or (final / "manifest.json").exists():
+        return
+    relative = paths.relative(final)
+    raw = paths.remote.read_bytes(f"{relative}/manifest.json")
+    if raw is None:
+        return
+    listed = json.loads(raw)
+    needed = [entry["path"] for entry in listed.get("tables", [])] + list(listed.get("files", {}).values())
+    members = paths.remote.files(relative)
+    if all(any(m == n or m.startswith(n.rstrip("/") + "/") for m in members) for n in needed):
+        paths.remote.download_folder(relative, final, members)
+
+
+def _publish(paths: StorePaths, final: Path) -> None:
+    """Make a stored output visible in the bucket too (files first, manifest last); also what a run
+    does for an output a killed run stored here but never uploaded."""
+    if paths.remote is not None and paths.remote.size(f"{paths.relative(final)}/manifest.json") is None:
+        paths.remote.upload_folder(final, paths.relative(final), last="manifest.json")
+
+
+def _discard_work(paths: StorePaths, stage: str, key: str) -> None:
+    """The run's scratch space (shards, checkpoints), here and in the bucket: the output is stored."""
+    shutil.rmtree(paths.work_dir(stage, key), ignore_errors=True)
+    if paths.remote is not None:
+        paths.remote.remove_folder(paths.relative(paths.work_dir(stage, key)))
+
+
 def lookup(paths: StorePaths, stage: str, inputs: dict[str, Any]) -> StageResult | None:
     """The complete cached output for these inputs, or None."""
     final = paths.stage_dir(stage, stage_key(stage, inputs))
     manifest_path = final / "manifest.json"
+    _fetch(paths, final)
     if manifest_path.exists():
         manifest = StageManifest.load(manifest_path)
         if _complete(final, manifest):
-            return StageResult(manifest=manifest, directory=final, reused=True)
+            return StageResult(manifest=manifest, directory=final, reused=True, store=paths)
     return None
 
 
@@ -212,7 +255,8 @@ def run_stage(
     key = stage_key(stage, inputs)
     cached = lookup(paths, stage, inputs)
     if cached is not None:
-        shutil.rmtree(paths.work_dir(stage, key), ignore_errors=True)  # left by a run killed after storing
+        _publish(paths, cached.directory)  # a run killed between storing and uploading
+        _discard_work(paths, stage, key)  # left by a run killed after storing
         return cached
     final = paths.stage_dir(stage, key)
 
@@ -247,13 +291,15 @@ def run_stage(
     if final.exists():  # an incomplete leftover from a killed run
         shutil.rmtree(final)
     os.rename(work, final)
-    shutil.rmtree(paths.work_dir(stage, key), ignore_errors=True)  # stored: the scratch space is no longer needed
-    return StageResult(manifest=manifest, directory=final, reused=False)
+    _publish(paths, final)
+    _discard_work(paths, stage, key)  # stored: the scratch space is no longer needed
+    return StageResult(manifest=manifest, directory=final, reused=False, store=paths)
 
 
 def load_stage_result(paths: StorePaths, stage: str, key: str) -> StageResult:
     """A previously completed stage output, by fingerprint."""
     manifest_path = paths.manifest(stage, key)
+    _fetch(paths, manifest_path.parent)
     if not manifest_path.exists():
-        raise StoreError(f"stage {stage!r} output {key} is missing from {paths.root}; rebuild the store")
-    return StageResult(manifest=StageManifest.load(manifest_path), directory=manifest_path.parent, reused=True)
+        raise StoreError(f"stage {stage!r} output {key} is missing from {paths.location}; rebuild the store")
+    return StageResult(manifest=StageManifest.load(manifest_path), directory=manifest_path.parent, reused=True, store=paths)

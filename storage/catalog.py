@@ -31,7 +31,9 @@ _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
 
 
 def load_pointers(paths: StorePaths) -> dict[str, dict[str, dict]]:
-    if not paths.pointers.exists():
+    """Per table and partition, the current stage output's file (relative to the store root; stores
+    written before that hold absolute paths, which `_located` keeps)."""
+    if not paths.pull(paths.pointers).exists():
         return {}
     return json.loads(paths.pointers.read_text())
 
@@ -43,11 +45,25 @@ def publish(paths: StorePaths, results: Iterable[StageResult]) -> None:
         for output in result.manifest.tables:
             key = "/".join(f"{k}={v}" for k, v in output.partition.items())
             pointers.setdefault(output.table, {})[key] = {
-                "file": str(result.directory / output.path),
+                "file": paths.relative(result.directory / output.path),
                 "stage": result.stage,
                 "fingerprint": result.manifest.fingerprint,
             }
     write_json(paths.pointers, pointers)
+    paths.push(paths.pointers)
+
+
+def _located(paths: StorePaths, file: str) -> str:
+    """Where a query reads a file the pointers name: in the bucket for a store on object storage."""
+    if paths.remote is None:
+        return str(paths.root / file)
+    return paths.remote.uri(paths.relative(paths.root / file))
+
+
+def _run_files(paths: StorePaths) -> list[str]:
+    if paths.remote is None:
+        return sorted(str(p) for p in paths.runs.glob("*.parquet"))
+    return [paths.remote.uri(f"runs/{name}") for name in paths.remote.files("runs") if name.endswith(".parquet")]
 
 
 def _empty_view(name: str, table: Table) -> str:
@@ -70,6 +86,19 @@ def _duckdb_type(arrow_type: pa.DataType) -> str:
     return mapping.get(arrow_type, "TIMESTAMPTZ")
 
 
+def _located_columns(declared: Table) -> str:
+    """The view's REPLACE clause for a table's location columns: a relative name is inside the stage
+    output whose file holds the row (StageResult.located), so SQL shows where the file really is."""
+    if not declared.location:
+        return ""
+    stage_dir = r"regexp_extract(filename, '^(.*/stages/[^/]+/[^/]+)/', 1)"
+    replaced = [
+        f"CASE WHEN {c} IS NULL OR {c} LIKE '/%' OR {c} LIKE '%://%' THEN {c} ELSE {stage_dir} || '/' || {c} END AS {c}"
+        for c in declared.location
+    ]
+    return f"REPLACE ({', '.join(replaced)})"
+
+
 def _list_literal(files: list[str]) -> str:
     return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
 
@@ -83,20 +112,24 @@ def rebuild_catalog(paths: StorePaths, tables: Mapping[str, Table], views: Mappi
     temporary.unlink(missing_ok=True)
     connection = duckdb.connect(str(temporary))
     try:
+        if paths.remote is not None:  # views over the bucket's files: their schemas are read now
+            connection.register_filesystem(paths.remote.fs)
         for table, declared in tables.items():
-            files = sorted({entry["file"] for entry in pointers.get(table, {}).values()})
+            files = sorted({_located(paths, entry["file"]) for entry in pointers.get(table, {}).values()})
             if not files:
                 connection.execute(_empty_view(table, declared))
                 continue
             hive_types = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in declared.partition) + "}"
-            statement = load_sql("catalog_view").format(view=table, files=_list_literal(files), hive_types=hive_types)
+            statement = load_sql("catalog_view").format(
+                view=table, files=_list_literal(files), hive_types=hive_types, located=_located_columns(declared)
+            )
             if not declared.partition:
                 statement = statement.replace("hive_partitioning = true", "hive_partitioning = false")
                 statement = statement.replace(f", hive_types = {hive_types}", "")
             connection.execute(statement)
         for statement in (views or {}).values():
             connection.execute(statement)
-        run_files = sorted(str(p) for p in paths.runs.glob("*.parquet"))
+        run_files = _run_files(paths)
         if run_files:
             connection.execute(load_sql("runs_view").format(files=_list_literal(run_files)))
         else:
@@ -104,6 +137,7 @@ def rebuild_catalog(paths: StorePaths, tables: Mapping[str, Table], views: Mappi
     finally:
         connection.close()
     os.replace(temporary, paths.catalog)
+    paths.push(paths.catalog)
     return paths.catalog
 
 
@@ -156,13 +190,16 @@ def query(paths: StorePaths, statement: str, params: dict | None = None) -> pa.T
     Works while a build runs: the build writes a new catalog beside the old one and renames it
     into place, so a query sees the last finished build's tables, never a half-written catalog.
     Works on a read-only store: the catalog is opened read-only and nothing is written."""
-    if not paths.catalog.exists():
+    if paths.remote is not None:
+        paths.remote.check(writable=False)
+    if not paths.pull(paths.catalog).exists():
+        where = paths.remote.uri("catalog.duckdb") if paths.remote else paths.catalog
         holder = running_build(paths)
         if holder:
             raise StoreError(
-                f"no catalog at {paths.catalog} yet: the first build on this store is still running ({holder}); try again when it ends"
+                f"no catalog at {where} yet: the first build on this store is still running ({holder}); try again when it ends"
             )
-        raise StoreError(f"no catalog at {paths.catalog}: run `filterspeak build --store {paths.root}` first")
+        raise StoreError(f"no catalog at {where}: run `filterspeak build --store {paths.location}` first")
     _check_read_only(statement)
     # Confined to the store's own files: DuckDB may read under the store root (given and resolved, so a
     # store reached through a symlink works) and nothing else, and the statement cannot change that
@@ -171,12 +208,16 @@ def query(paths: StorePaths, statement: str, params: dict | None = None) -> pa.T
     # once external access is off: so SET them, in that order, on a fresh private in-memory instance,
     # lock, then attach the catalog read-only. Connecting to the catalog file itself would share
     # DuckDB's per-process instance with any other connection to that file, locking it as well.
-    roots = list(dict.fromkeys([Path(os.path.abspath(paths.root)), paths.root.resolve()]))
-    allowed = _list_literal([str(root) + os.sep for root in roots])
+    roots = list(dict.fromkeys([str(Path(os.path.abspath(paths.root))), str(paths.root.resolve())]))
+    if paths.remote is not None:  # the Parquet stays in the bucket, read through fsspec (no DuckDB extension)
+        roots.append(paths.remote.uri(""))
+    allowed = _list_literal([root.rstrip("/") + "/" for root in roots])
     catalog = str(paths.catalog.resolve()).replace("'", "''")
     connection = duckdb.connect()
     try:
         try:
+            if paths.remote is not None:
+                connection.register_filesystem(paths.remote.fs)
             connection.execute(f"SET temp_directory = '{catalog}.tmp'")  # where a file-backed catalog spills
             connection.execute(f"SET allowed_directories = {allowed}")
             connection.execute("SET enable_external_access = false")
@@ -190,7 +231,7 @@ def query(paths: StorePaths, statement: str, params: dict | None = None) -> pa.T
         except duckdb.PermissionException as error:
             refused = re.search(r'Cannot access file "(.*?)"', str(error))
             what = f"reading {refused.group(1)}" if refused else str(error).splitlines()[0]
-            raise StoreError(f"{what} refused: queries may read only the store's own files ({paths.root})") from None
+            raise StoreError(f"{what} refused: queries may read only the store's own files ({paths.location})") from None
         except duckdb.Error as error:
             raise StoreError(f"SQL error: {error}") from None
     finally:

@@ -36,3 +36,4 @@ def record_run(paths: StorePaths, run_id: str, started_at: datetime, stages: lis
         }
     )
     write_table(frame, paths.runs / f"{run_id}.parquet", RUNS.schema, "runs")
+    paths.push(paths.runs / f"{run_id}.parquet")

@@ -124,7 +124,8 @@ class _Network:
 
     def batches(self, stages: BuildView, image_ids: np.ndarray) -> Iterator[tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
         """(image ids, uint8 images, feature maps at the layer) for `image_ids`, in batches."""
-        paths = stages.read("images").set_index("image_id").loc[image_ids, "path"].tolist()
+        names = stages.read("images").set_index("image_id").loc[image_ids, "path"]
+        paths = stages.table_result("images").located(names)
         for positions, batch in image_loading.iterate_batches(paths, stages.options.preprocessing, BATCH_SIZE):
             maps = features.forward_to_layer(self.model, stages.layer, batch, stages.options.preprocessing, self.device).feature_maps
             yield image_ids[positions], batch, maps

@@ -17,6 +17,7 @@ run's. The output is stored atomically, and only then is the work area deleted.
 from __future__ import annotations
 
 import dataclasses
+import time
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
 
@@ -103,6 +104,28 @@ class _Shards:
         return cls(spans, [fingerprint([int(i) for i in image_ids[a:b]]) for a, b in spans])
 
 
+@dataclass(frozen=True)
+class ShardJob:
+    """Some shards of one extraction pass, as any process can compute them: a Dask worker on another
+    machine included. Everything is named through the store (its location and stage fingerprints),
+    never by a path of the machine that planned the job."""
+
+    store: str  # StorePaths.location
+    backbone: tuple[str, str]  # (stage, fingerprint) of the output holding the network's weights
+    images: tuple[str, str]  # (stage, fingerprint) of the output whose `images` table names the files
+    num_outputs: int
+    params: ExtractParams
+    keys: dict[str, str]  # layer -> the extraction fingerprint of its shard area
+    indices: tuple[int, ...]  # the shards
+    items: tuple[str, ...]  # fingerprint of each shard's image ids
+    image_ids: tuple[np.ndarray, ...]  # each shard's image ids
+    names: tuple[tuple[str, ...], ...]  # each shard's image files, as the images table names them
+    device: str = "auto"
+
+    def __str__(self) -> str:
+        return f"shards {self.indices[0]}-{self.indices[-1]}" if len(self.indices) > 1 else f"shard {self.indices[0]}"
+
+
 def _planned_head(model: torch.nn.Module, plan: dict | None) -> DecisionHead | None:
     """The model's own head as decided on the first batch (kept in the work area's plan)."""
     if not plan:
@@ -110,28 +133,28 @@ def _planned_head(model: torch.nn.Module, plan: dict | None) -> DecisionHead | N
     return GradientTimesActivation() if plan["method"] == GRADIENT_X_ACTIVATION else ModelLinearHead.of(model, plan["linear"])
 
 
-def _compute_shards(
-    model, layers, images, shards, areas, params: ExtractParams, device, progress, label, workers: int | None = None
-) -> int:
-    """Compute and store every shard not done yet for all `layers`; returns how many were done.
+def _todo(shards: _Shards, areas: dict[str, ShardArea], own_head: bool) -> list[int]:
+    """The shards some layer still lacks (all of them while the model's head is undecided)."""
+    planned = all(area.load_plan() for area in areas.values()) if own_head else True
+    return [i for i, items in enumerate(shards.items) if not (planned and all(area.is_done(i, items) for area in areas.values()))]
 
-    A stream: `workers` processes decode the missing shards' images (filterspeak.backbones.loader;
-    None = as many as suits the machine) while the network runs, and each layer's maps are
-    reduced on the device (features.forward_reduced). On CUDA a shard is stored once the next
-    batch is queued, so the device keeps working while its results come back and are written.
+
+def _compute_shards(
+    model, job: ShardJob, files: list[list[str]], areas, device, progress: Progress | None = None, workers: int | None = None
+) -> None:
+    """Compute and store the shards of `job` for every layer of `areas`.
+
+    A stream: `workers` processes decode the images (filterspeak.backbones.loader; None = as many as
+    suits the machine) while the network runs, and each layer's maps are reduced on the device
+    (features.forward_reduced). On CUDA a shard is stored once the next batch is queued, so the
+    device keeps working while its results come back and are written.
 
     With the model's own head, whether each layer's decisions decompose exactly (a linear GAP
     head) or by gradient × activation is decided on the first batch computed and saved in the
-    work area's plan, so a resumed run decides exactly as the killed one did."""
+    work area's plan, so a resumed run (or another worker) decides exactly as the first one did."""
+    params, layers = job.params, list(areas)
     own_head = params.head == "model"
     plans = {layer: areas[layer].load_plan() for layer in layers} if own_head else {}
-    done = [
-        all(areas[layer].is_done(index, items) and (not own_head or plans[layer]) for layer in layers)
-        for index, items in enumerate(shards.items)
-    ]
-    resumed = sum(done)
-    if resumed:
-        announce(f"extract {label}: resuming: {resumed} of {len(done)} shards done")
 
     def mode() -> str:
         if not own_head:
@@ -145,25 +168,25 @@ def _compute_shards(
     def forward(batch: torch.Tensor, how: str) -> dict[str, features.ReducedFeatures]:
         return features.forward_reduced(model, layers, batch, params.preprocessing, device, how, channels_last)
 
-    image_ids = images["image_id"].to_numpy()
-    todo = [index for index, finished in enumerate(done) if not finished]
-    workers = loader.auto_workers(device, len(todo)) if workers is None else workers
-    batches = loader.image_batches(
-        images["path"].tolist(), params.preprocessing, [shards.spans[i] for i in todo], workers, device.type == "cuda"
-    )
+    flat = [name for names in files for name in names]
+    ends = np.cumsum([len(names) for names in files]).tolist()
+    spans = list(zip([0, *ends[:-1]], ends))
+    workers = loader.auto_workers(device, len(spans)) if workers is None else workers
+    batches = loader.image_batches(flat, params.preprocessing, spans, workers, device.type == "cuda")
     unstored: list[tuple[int, dict[str, features.ReducedFeatures]]] = []
 
     def store() -> None:
         while unstored:
-            index, results = unstored.pop(0)
-            start, stop = shards.spans[index]
+            position, results = unstored.pop(0)
             for layer, result in results.items():
-                areas[layer].write(index, _shard_table(image_ids[start:stop], result.wait(), own_head), shards.items[index])
-            bar.update(1)
+                table = _shard_table(job.image_ids[position], result.wait(), own_head)
+                areas[layer].write(job.indices[position], table, job.items[position])
+            if progress is not None:
+                progress.update(1)
 
-    with Progress(len(done), f"extract {label}", unit="shard", enabled=progress, initial=resumed) as bar, closing(batches):
+    with closing(batches):
         try:
-            for index, batch in zip(todo, batches):
+            for position, batch in enumerate(batches):
                 results = forward(batch, mode())
                 if own_head and not all(plans.values()):
                     for layer in layers:
@@ -174,12 +197,53 @@ def _compute_shards(
                     if mode() == "gradients" and next(iter(results.values())).contributions is None:
                         results = forward(batch, "gradients")
                 store()  # the previous batch: on CUDA its results came back while this one was queued
-                unstored.append((index, results))
+                unstored.append((position, results))
                 if device.type != "cuda":
                     store()
         finally:
             store()  # also when a later batch failed: what was computed is kept
-    return resumed
+
+
+_WORKER_MODELS: dict[tuple, torch.nn.Module] = {}
+
+
+def compute_shard_job(job: ShardJob) -> int:
+    """Run one job in this process (a Dask worker's): its own mirror of the store, the network
+    loaded once per process and kept for the next job, images decoded in this process. Shards
+    already stored (by a run or a worker that died after storing them) are skipped. Returns how many
+    shards it computed."""
+    from filterspeak.storage.cache import load_stage_result
+
+    paths = StorePaths.at(job.store)
+    areas = {layer: ShardArea.of(paths, STAGE.name, key, SHARD_SCHEMA) for layer, key in job.keys.items()}
+    own_head = job.params.head == "model"
+    keep = [
+        position
+        for position, index in enumerate(job.indices)
+        if not (
+            all(area.is_done(index, job.items[position]) for area in areas.values())
+            and (not own_head or all(a.load_plan() for a in areas.values()))
+        )
+    ]
+    if not keep:
+        return 0
+    job = dataclasses.replace(
+        job,
+        indices=tuple(job.indices[p] for p in keep),
+        items=tuple(job.items[p] for p in keep),
+        image_ids=tuple(job.image_ids[p] for p in keep),
+        names=tuple(job.names[p] for p in keep),
+    )
+    device = resolve_device(job.device)
+    cache_key = (job.store, *job.backbone, str(device))
+    if cache_key not in _WORKER_MODELS:
+        backbone = load_stage_result(paths, *job.backbone)
+        weights = backbone.file_path("weights") if job.params.spec.trainable else None
+        _WORKER_MODELS.clear()  # one network per process at a time
+        _WORKER_MODELS[cache_key] = load_model(job.params.spec, weights, job.num_outputs).to(device)
+    files = [paths.files_of(*job.images, list(names)) for names in job.names]  # this job's images only
+    _compute_shards(_WORKER_MODELS[cache_key], job, files, areas, device, workers=0)
+    return len(job.indices)
 
 
 def _model(inputs: Inputs, spec: BackboneSpec) -> torch.nn.Module:
@@ -187,11 +251,33 @@ def _model(inputs: Inputs, spec: BackboneSpec) -> torch.nn.Module:
     return load_model(spec, backbone.file_path("weights") if spec.trainable else None, backbone.metrics["num_outputs"])
 
 
+def _jobs(paths: StorePaths, inputs: Inputs, params: ExtractParams, keys, images, shards: _Shards, todo, device: str) -> list[ShardJob]:
+    """One job per shard to compute."""
+    backbone, source = inputs.result("backbones"), inputs.result("images")
+    ids, names = images["image_id"].to_numpy(), images["path"].tolist()
+    return [
+        ShardJob(
+            store=paths.location,
+            backbone=(backbone.stage, backbone.manifest.fingerprint),
+            images=(source.stage, source.manifest.fingerprint),
+            num_outputs=int(backbone.metrics["num_outputs"]),
+            params=params,
+            keys=keys,
+            indices=(index,),
+            items=(shards.items[index],),
+            image_ids=(ids[slice(*shards.spans[index])],),
+            names=(tuple(names[slice(*shards.spans[index])]),),
+            device=device,
+        )
+        for index in todo
+    ]
+
+
 def extract_layers(
     paths: StorePaths, inputs: Inputs, params: ExtractParams, layers: list[str], context: Context = Context(), batch_size: int = BATCH_SIZE
 ) -> list[StageResult]:
     """One stage output per layer (each cached on its own), computed in a single pass for all
-    layers that are not cached yet."""
+    layers that are not cached yet: here, or as shard jobs on a cluster (`context.shards`)."""
     inputs = inputs.for_stage(STAGE)
     model = _model(inputs, params.spec)
     for layer in layers:
@@ -202,22 +288,27 @@ def extract_layers(
     missing = [layer for layer in layers if cached(STAGE, paths, inputs, params, contexts[layer]) is None]
     images = inputs.read("images", ["image_id", "split", "class_id", "path"]).sort_values("image_id").reset_index(drop=True)
     shards = _Shards.of(images["image_id"].to_numpy(), batch_size)
-    resumed = 0
+    resumed, started = 0, time.perf_counter()
     if missing:
-        device = resolve_device(context.device)
-        model.to(device)
-        resumed = _compute_shards(
-            model,
-            missing,
-            images,
-            shards,
-            {layer: areas[layer] for layer in missing},
-            params,
-            device,
-            context.progress,
-            f"{params.spec.name}:{','.join(missing)}",
-            context.loader_workers,
-        )
+        label = f"extract {params.spec.name}:{','.join(missing)}"
+        todo = _todo(shards, {layer: areas[layer] for layer in missing}, params.head == "model")
+        resumed = len(shards.spans) - len(todo)
+        if resumed:
+            announce(f"{label}: resuming: {resumed} of {len(shards.spans)} shards done")
+        jobs = _jobs(paths, inputs, params, {layer: keys[layer] for layer in missing}, images, shards, todo, context.device)
+        with Progress(len(shards.spans), label, unit="shard", enabled=context.progress, initial=resumed) as bar:
+            if context.shards is None and jobs:  # here: one job of every shard, the network already loaded
+                device = resolve_device(context.device)
+                model.to(device)
+                whole = dataclasses.replace(jobs[0], **_merged(jobs))
+                files = [inputs.located("images", names) for names in whole.names]
+                _compute_shards(model, whole, files, {layer: areas[layer] for layer in missing}, device, bar, context.loader_workers)
+            elif context.shards is not None:
+                first = 1 if params.head == "model" and not all(areas[layer].load_plan() for layer in missing) else 0
+                for part in (jobs[:first], jobs[first:]):  # the first shard decides the head's plan for the others
+                    context.shards.map(compute_shard_job, part, lambda _done: bar.update(1))
+
+    shards_seconds = time.perf_counter() - started if missing else 0.0
 
     def assemble(layer: str):
         def compute(_inputs: Inputs, _params: ExtractParams, _context: Context, output: StageOutput) -> None:
@@ -242,11 +333,17 @@ def extract_layers(
                 filters=filters,
                 shards=len(shards.spans),
                 shards_resumed=resumed,
+                shards_seconds=round(shards_seconds, 3),  # computing the shards (here or on a cluster), before assembling
             )
 
         return compute
 
     return [run(_with_compute(assemble(layer)), paths, inputs, params, contexts[layer]) for layer in layers]
+
+
+def _merged(jobs: list[ShardJob]) -> dict:
+    """The per-shard fields of several jobs as one job's."""
+    return {name: tuple(value for job in jobs for value in getattr(job, name)) for name in ("indices", "items", "image_ids", "names")}
 
 
 def _with_compute(compute) -> StageSpec:

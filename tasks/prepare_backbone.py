@@ -56,7 +56,7 @@ def split_tensors(inputs: Inputs, split: str, preprocessing: Preprocessing) -> t
     images = inputs.read("images", ["image_id", "split", "class_id", "path"])
     chosen = images[images["split"] == split].sort_values("image_id")
     return (
-        image_loading.load_images(chosen["path"].tolist(), preprocessing.image_size, preprocessing.resize),
+        image_loading.load_images(inputs.located("images", chosen["path"]), preprocessing.image_size, preprocessing.resize),
         torch.tensor(chosen["class_id"].to_numpy(), dtype=torch.long),
     )
 
@@ -110,7 +110,7 @@ def compute(inputs: Inputs, params: BackboneParams, context: Context, output: St
             output.metrics.update(concept_filters=list(planted.phrases), concept_accuracy=result.concept_accuracy)
         weights = output.file("weights", "model.pt")
         torch.save({name: tensor.cpu() for name, tensor in model.state_dict().items()}, weights)
-        weights_path, weights_sha256 = str(output.final_directory / "model.pt"), sha256_file(weights)
+        weights_path, weights_sha256 = "model.pt", sha256_file(weights)  # inside this output (StageResult.located)
         test_accuracy = result.test_accuracy
         output.metrics.update(train_accuracy=result.train_accuracy, final_loss=result.final_loss)
     else:

@@ -71,11 +71,10 @@ def compute(inputs: Inputs, params: DatasetParams, context: Context, output: Sta
     work_dir = output.directory / "dataset"
     loaded = registry.load_dataset(params, work_dir, progress=context.progress)
     images, image_errors = usable_images(loaded.images, check_files=params.name not in registry.GENERATED)
-    final_root = output.final_directory / "dataset"
     for name, path in loaded.artifacts.items():
         output.file(name, str(path.relative_to(output.directory)))
-    if params.name in registry.GENERATED:  # files live in the store: point at their final place
-        images["path"] = [str(final_root / Path(p).relative_to(work_dir)) for p in images["path"]]
+    if params.name in registry.GENERATED:  # files in the store: named relative to this output (StageResult.located)
+        images["path"] = [Path(p).relative_to(output.directory).as_posix() for p in images["path"]]
     pixels = artifact_hash(output.directory, output.files["images"]) if "images" in loaded.artifacts else source_key(params)
     output.metrics.update(pixels_hash=pixels)
     output.write("images", images)

@@ -39,7 +39,7 @@ def vector_chunks(
     """(image ids, {column: (n, F) matrix}) in stored order (by image id), `rows` images at a
     time; with `image_ids` (sorted), only those images. The next chunk is read and decoded in a
     thread while the caller works on this one (Parquet decoding releases the GIL)."""
-    for batch in _read_ahead(source.batches(table, ["image_id", *columns], rows)):
+    for batch in read_ahead(source.batches(table, ["image_id", *columns], rows)):
         ids = batch.column(0).to_numpy()
         keep = None if image_ids is None else np.isin(ids, image_ids, assume_unique=True)
         if keep is not None and not keep.any():
@@ -53,7 +53,7 @@ def vector_chunks(
         yield (ids if keep is None else ids[keep]), matrices
 
 
-def _read_ahead(items: Iterator) -> Iterator:
+def read_ahead(items: Iterator) -> Iterator:
     """`items`, each fetched in a worker thread while the previous one is being used."""
     done = object()
     with ThreadPoolExecutor(max_workers=1) as reader:

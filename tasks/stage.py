@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -35,6 +35,15 @@ class Context:
     device: str = "auto"
     progress: bool = True
     loader_workers: int | None = None  # image-decoding processes for extraction (None: as suits the machine)
+    shards: ShardRunner | None = None  # where extraction shards run (None: in this process; flows/distributed.py: a Dask cluster)
+
+
+class ShardRunner(Protocol):
+    """Runs `function(job)` for every job, anywhere (a cluster's workers), calling `done(result)` as
+    each finishes; returns when all have, raising the first failure. A stage hands it only
+    module-level functions and picklable jobs."""
+
+    def map(self, function: Callable[[Any], Any], jobs: list[Any], done: Callable[[Any], None]) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,10 @@ class Inputs:
 
     def metrics(self, table: str) -> dict[str, Any]:
         return self.result(table).metrics
+
+    def located(self, table: str, names) -> list[str]:
+        """The files that `table` names (StageResult.located)."""
+        return self.result(table).located(names)
 
 
 def table_key(result: StageResult, table: str, columns: tuple[str, ...] | None) -> str:

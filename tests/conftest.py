@@ -1,4 +1,5 @@
-"""Shared test setup: offline Prefect, one Prefect harness per session (NLTK data: the copy in the package)."""
+"""Shared test setup: offline Prefect, one Prefect harness per session, one default synthetic build per
+session (NLTK data: the copy in the package)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["service_fixtures"]  # s3_server, s3_env, s3_bucket, start_dask_cluster, dask_cluster (tests/services.py)
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
@@ -22,3 +24,15 @@ def prefect_harness():
 
     with prefect_test_harness():
         yield
+
+
+@pytest.fixture(scope="session")
+def default_store(tmp_path_factory, prefect_harness):
+    """The documented default build (~2.5 minutes on 2 CPU cores), shared by the quality, evaluation
+    and distributed-build tests: (store, BuildReport)."""
+    from filterspeak.flows.build import build
+    from filterspeak.options import BuildOptions
+
+    store = tmp_path_factory.mktemp("default-store")
+    report = build(store=str(store), options=BuildOptions(device="cpu"), progress=False)
+    return str(store), report

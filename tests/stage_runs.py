@@ -117,14 +117,21 @@ def hand_made_upstream(paths: StorePaths) -> list[StageResult]:
     ]
 
 
-def hand_made_cooccurrence(root, top_k: int, response: str = "max"):
-    """The co-occurrence stage on the hand-made case, as a dense (filters, attributes) matrix."""
+def hand_made_cooccurrence(root, top_k: int, response: str = "max", shards=None):
+    """The co-occurrence stage on the hand-made case, as a dense (filters, attributes) matrix
+    (`shards`: a ShardRunner for its ranges, as on a cluster)."""
     from filterspeak.interpret.filter_pdfs import dense_matrix
     from filterspeak.tasks import count_cooccurrence
 
     paths = StorePaths(root).ensure()
     params = count_cooccurrence.CooccurrenceParams(response=response, top_k=top_k)
-    result = run(count_cooccurrence.STAGE, paths, Inputs.of(*hand_made_upstream(paths)), params, Context("net", "layer", progress=False))
+    result = run(
+        count_cooccurrence.STAGE,
+        paths,
+        Inputs.of(*hand_made_upstream(paths)),
+        params,
+        Context("net", "layer", progress=False, shards=shards),
+    )
     return dense_matrix(result.read("cooccurrence"), 2, 2, "filter", "attribute_id", "cooccurrence")
 
 

@@ -94,6 +94,12 @@ class CooccurrenceSums:
             self.weighted[:, block] += weights @ selected
             self.support[:, block] += present @ mask[:, block].astype(np.float32)
 
+    def merge(self, other: CooccurrenceSums) -> None:
+        """Add another range's sums (ranges are added in image order: the same bits on every run)."""
+        self.weighted += other.weighted
+        self.support += other.support
+        self.total += other.total
+
     def table(self) -> pd.DataFrame:
         """(filter, attribute_id, cooccurrence, support) for every pair with support, ordered."""
         support = self.support.T

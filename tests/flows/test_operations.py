@@ -154,3 +154,12 @@ def test_serve_offers_the_same_deployments_as_prefect_yaml(tmp_path):
 def test_cli_serve_arguments():
     args = _parser().parse_args(["serve", "--store", "S", "--cron", "30 3 * * *", "--options", '{"dataset": "cub100"}'])
     assert (args.command, args.store, args.cron, args.timezone, args.options) == ("serve", "S", "30 3 * * *", "UTC", {"dataset": "cub100"})
+
+
+def test_serve_runs_both_builds_on_a_dask_cluster_and_an_s3_store():
+    args = _parser().parse_args(["serve", "--store", "s3://bucket/store/", "--dask", "tcp://10.0.0.5:8786"])
+    assert (args.store, args.dask) == ("s3://bucket/store/", "tcp://10.0.0.5:8786")
+    nightly, rebuild, explain = served_deployments(args.store, options={"epochs": 3}, dask=args.dask)
+    assert nightly.parameters == {"store": "s3://bucket/store", "progress": False, "options": {"epochs": 3, "dask": "tcp://10.0.0.5:8786"}}
+    assert rebuild.parameters["options"] == {"dask": "tcp://10.0.0.5:8786"}
+    assert explain.parameters == {"store": "s3://bucket/store"}

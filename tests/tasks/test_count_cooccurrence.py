@@ -1,5 +1,7 @@
 """The co-occurrence stage on a case computed by hand: the real SQL, every response variant."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -39,3 +41,38 @@ def test_the_stage_streams_chunks_to_the_same_result(tmp_path, monkeypatch, top_
     whole = hand_made_cooccurrence(tmp_path / "whole", top_k=top_k)
     monkeypatch.setattr(count_cooccurrence, "CHUNK_IMAGES", 2)
     np.testing.assert_allclose(hand_made_cooccurrence(tmp_path / "chunked", top_k=top_k), whole, rtol=1e-15)
+
+
+class _PickledRunner:
+    """A ShardRunner that sends every job and result through pickle, as a cluster does."""
+
+    def __init__(self) -> None:
+        self.jobs: list = []
+
+    def map(self, function, jobs, done):
+        results = []
+        for job in jobs:
+            self.jobs.append(pickle.loads(pickle.dumps(job)))
+            results.append(pickle.loads(pickle.dumps(function(self.jobs[-1]))))
+            done(results[-1])
+        return results
+
+
+@pytest.mark.parametrize("top_k", [0, 1])
+def test_ranges_run_elsewhere_give_the_same_bits(tmp_path, monkeypatch, top_k):
+    """One image per chunk and two chunks per range: the train images 1-2 and 3-4 are two jobs; their
+    partial sums, added here in row order, are those of one pass here."""
+    from filterspeak.tasks import count_cooccurrence
+
+    monkeypatch.setattr(count_cooccurrence, "CHUNK_IMAGES", 1)
+    monkeypatch.setattr(count_cooccurrence, "RANGE_CHUNKS", 2)
+    here = hand_made_cooccurrence(tmp_path / "here", top_k=top_k)
+    runner = _PickledRunner()
+    there = hand_made_cooccurrence(tmp_path / "there", top_k=top_k, shards=runner)
+    np.testing.assert_array_equal(there, here)
+    expected = [[2 / 3, 1 / 3], [1 / 8, 7 / 8]] if top_k == 0 else [[0.5, 0.5], [0.0, 1.0]]
+    np.testing.assert_allclose(here, expected, rtol=1e-12)
+    if top_k == 0:
+        assert [(job.start, job.stop, job.train.tolist()) for job in runner.jobs] == [(0, 2, [1, 2]), (2, 4, [3, 4])]
+    else:  # which images count depends on the ranges before: they run here, one after the other
+        assert runner.jobs == []

@@ -1,0 +1,164 @@
+"""The build on a real Dask cluster (a scheduler and two `dask worker` processes, each in its own
+temporary directory with its own mirror) with the store on a real S3 server (moto, enforcing
+credentials), against the local single-process default build of the same options."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import s3fs
+
+from filterspeak.flows.build import build
+from filterspeak.flows.cli import main
+from filterspeak.options import BuildOptions
+from filterspeak.storage.catalog import query
+from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks.graph import TABLES, VIEWS
+
+# Every table of the catalog (the per-filter tables through their per-(image, filter) views); `runs`
+# says when and how long, which differs by nature.
+CATALOG = [*(t for t in TABLES if t not in ("filter_responses", "filter_contributions")), *VIEWS]
+LOCATIONS = {"images": "path", "backbones": "weights_path"}  # where the store is: compared relative to it
+
+
+def _tables(paths: StorePaths) -> dict[str, pd.DataFrame]:
+    frames = {}
+    for table in CATALOG:
+        frame = query(paths, f"SELECT * FROM {table} ORDER BY ALL").to_pandas()
+        if table in LOCATIONS:
+            column = LOCATIONS[table]
+            frame[column] = [None if v is None else str(v).removeprefix(paths.location + "/") for v in frame[column]]
+        frames[table] = frame
+    return frames
+
+
+def _assert_same_tables(ours: StorePaths, theirs: StorePaths) -> None:
+    mine, reference = _tables(ours), _tables(theirs)
+    assert len(mine["activations"]) > 0 and len(mine["explanations"]) > 0
+    for table in CATALOG:
+        pd.testing.assert_frame_equal(mine[table], reference[table], check_exact=True, obj=table)
+
+
+@pytest.fixture(scope="module")
+def cluster_store(s3_server, tmp_path_factory, default_store):
+    """The default synthetic build on S3 through --dask, and its cluster: (paths, cluster, report, the
+    client's mirror). The trained backbone is the local build's, uploaded to the bucket first: its
+    training is the same work in this process either way (half of the build's time on 2 cores),
+    and every other stage runs here against the bucket."""
+    from services import DaskCluster
+
+    client_cache = tmp_path_factory.mktemp("client-mirror")
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in s3_server.env().items():
+            patch.setenv(key, value)
+        patch.setenv("FILTERSPEAK_CACHE", str(client_cache))
+        bucket = s3_server.make_bucket(f"dist-{time.time_ns()}")
+        cluster = DaskCluster(2, worker_env=lambda i, folder: {**s3_server.env(), "FILTERSPEAK_CACHE": str(Path(folder) / "mirror")})
+        try:
+            store = f"s3://{bucket}/store"
+            (trained,) = (Path(default_store[0]) / "stages" / "backbone").iterdir()
+            StorePaths.at(store).remote.upload_folder(trained, f"stages/backbone/{trained.name}", last="manifest.json")
+            report = build(store=store, options=BuildOptions(device="cpu", dask=cluster.address), progress=False)
+            yield StorePaths.at(store), cluster, report, client_cache
+        finally:
+            cluster.stop()
+
+
+@pytest.mark.slow
+def test_the_default_build_on_dask_and_s3_equals_the_local_build(cluster_store, default_store):
+    paths, cluster, report, client_cache = cluster_store
+    assert paths.remote is not None and report.store == paths.location
+    assert [record.stage for record in report.stages if record.reused] == ["backbone"]  # the one stage put in the bucket
+    _assert_same_tables(paths, StorePaths.at(default_store[0]))  # exact, every table (no float sum changes order)
+
+    # The shards ran on the workers, from the bucket: each worker mirrored the trained backbone it
+    # loaded; neither the client's mirror nor the local store is named anywhere the workers wrote.
+    for folder in cluster.worker_dirs:
+        mirrors = list((Path(folder) / "mirror").iterdir())
+        assert len(mirrors) == 1 and list((mirrors[0] / "stages" / "backbone").glob("*/model.pt"))
+        for file in Path(folder).rglob("*"):
+            if file.is_file() and file.suffix in (".json", ".log", ".txt"):
+                text = file.read_text(errors="replace")
+                assert str(client_cache) not in text and default_store[0] not in text
+    assert sorted(Path(d).resolve() for d in cluster.client().run(lambda: __import__("os").getcwd()).values()) == sorted(
+        Path(d).resolve() for d in cluster.worker_dirs
+    )
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_extraction_still_gives_the_same_tables(cluster_store, default_store, s3_server, monkeypatch):
+    """Extraction again (layout "contiguous": another cache key, the same floats on the CPU), and one
+    worker SIGKILLed once shards are being stored: Dask runs its task on the other worker."""
+    paths, cluster, _report, client_cache = cluster_store
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("FILTERSPEAK_CACHE", str(client_cache))
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    work = paths.remote.key("work/extract")
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["report"] = build(
+                store=paths.location, options=BuildOptions(device="cpu", dask=cluster.address, layout="contiguous"), progress=False
+            )
+        except BaseException as error:  # reported by the assertion below
+            outcome["error"] = error
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,))  # with the session's Prefect settings
+    thread.start()
+    deadline, stored = time.monotonic() + 600, []
+    while time.monotonic() < deadline and thread.is_alive():
+        stored = fs.glob(f"{work}/*/shard-*.json") if fs.exists(work) else []
+        if stored:
+            break
+        time.sleep(0.2)
+    killed = cluster.kill_worker(0)
+    thread.join(timeout=900)
+    assert not thread.is_alive() and "error" not in outcome, outcome.get("error")
+    assert stored and killed  # killed while the pass was storing its shards
+    report = outcome["report"]
+    extract = next(record for record in report.stages if record.stage == "extract")
+    assert not extract.reused
+    assert len(cluster.client().scheduler_info()["workers"]) == 1  # the rest ran on the survivor
+    _assert_same_tables(paths, StorePaths.at(default_store[0]))
+
+
+@pytest.mark.slow
+def test_sql_answers_from_the_bucket_on_another_machine(cluster_store, s3_server, tmp_path, monkeypatch, capsys):
+    paths, *_ = cluster_store
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("FILTERSPEAK_CACHE", str(tmp_path / "fresh-mirror"))  # nothing of the build's here
+    assert main(["sql", "--store", paths.location, "--format", "csv", "SELECT count(*) AS n FROM filter_attributes"]) == 0
+    count = int(capsys.readouterr().out.split()[1])
+    assert count == query(paths, "SELECT count(*) AS n FROM filter_attributes").to_pylist()[0]["n"] > 0
+    assert not list((tmp_path / "fresh-mirror").rglob("*.parquet"))  # DuckDB read the Parquet in the bucket
+
+
+@pytest.mark.parametrize("case", ["scheduler", "bucket", "credentials", "sql"])
+def test_bad_inputs_are_one_line_errors_that_write_nothing(case, s3_env, s3_bucket, tmp_path, monkeypatch, capsys):
+    from services import free_port
+
+    mirror = tmp_path / "mirror"
+    monkeypatch.setenv("FILTERSPEAK_CACHE", str(mirror))
+    store = f"s3://{s3_bucket}/store"
+    argv, says = {
+        "scheduler": (["build", "--store", store, "--dask", f"tcp://127.0.0.1:{free_port()}"], "cannot reach the Dask scheduler"),
+        "bucket": (["build", "--store", "s3://no-such-bucket-here/store"], "bucket 'no-such-bucket-here' does not exist"),
+        "credentials": (["build", "--store", store], "access denied"),
+        "sql": (["sql", "--store", f"{store}/nothing-here", "SELECT 1"], f"no catalog at {store}/nothing-here/catalog.duckdb"),
+    }[case]
+    if case == "credentials":
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert says in error and len(error.strip().splitlines()) == 1, error
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_env["AWS_SECRET_ACCESS_KEY"])
+    assert s3fs.S3FileSystem(skip_instance_cache=True).find(s3_bucket) == []  # nothing in the bucket
+    assert not mirror.exists() or not [p for p in mirror.rglob("*") if p.is_file()]  # nor here
