@@ -17,6 +17,7 @@ run's. The output is stored atomically, and only then is the work area deleted.
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import time
 from contextlib import closing, nullcontext
 from dataclasses import dataclass
@@ -242,7 +243,10 @@ def compute_shard_job(job: ShardJob) -> int:
         _WORKER_MODELS.clear()  # one network per process at a time
         _WORKER_MODELS[cache_key] = load_model(job.params.spec, weights, job.num_outputs).to(device)
     files = [paths.files_of(*job.images, list(names)) for names in job.names]  # this job's images only
-    _compute_shards(_WORKER_MODELS[cache_key], job, files, areas, device, workers=0)
+    # image decoders as on a build's own machine (on a GPU), unless this process may not start any
+    # (a Dask worker under a nanny is a daemon)
+    workers = 0 if multiprocessing.current_process().daemon else None
+    _compute_shards(_WORKER_MODELS[cache_key], job, files, areas, device, workers=workers)
     return len(job.indices)
 
 
@@ -305,8 +309,8 @@ def extract_layers(
                 _compute_shards(model, whole, files, {layer: areas[layer] for layer in missing}, device, bar, context.loader_workers)
             elif context.shards is not None:
                 first = 1 if params.head == "model" and not all(areas[layer].load_plan() for layer in missing) else 0
-                for part in (jobs[:first], jobs[first:]):  # the first shard decides the head's plan for the others
-                    context.shards.map(compute_shard_job, part, lambda _done: bar.update(1))
+                for part in (jobs[:first], _grouped(jobs[first:])):  # the first shard decides the head's plan for the others
+                    context.shards.map(compute_shard_job, part, bar.update)
 
     shards_seconds = time.perf_counter() - started if missing else 0.0
 
@@ -339,6 +343,17 @@ def extract_layers(
         return compute
 
     return [run(_with_compute(assemble(layer)), paths, inputs, params, contexts[layer]) for layer in layers]
+
+
+# Shards per job on a cluster: each job pays a Prefect task's state changes, its reads of the
+# store and, on a GPU worker, starting its image decoders, so a job of one shard (64 images, a few
+# ms of a GPU's time) would be mostly overhead (docs/performance.md, "Scaling out").
+JOB_SHARDS = 32  # 2,048 images: enough for image decoders to pay off on a GPU worker (loader.MIN_AUTO_BATCHES)
+
+
+def _grouped(jobs: list[ShardJob]) -> list[ShardJob]:
+    """Consecutive single-shard jobs as jobs of up to JOB_SHARDS shards."""
+    return [dataclasses.replace(jobs[i], **_merged(jobs[i : i + JOB_SHARDS])) for i in range(0, len(jobs), JOB_SHARDS)]
 
 
 def _merged(jobs: list[ShardJob]) -> dict:
