@@ -31,6 +31,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from offline_environment import configure
@@ -55,22 +56,55 @@ def _drop_extraction(store: str) -> None:
             paths.remote.remove_folder(folder)
 
 
-def _extract_seconds(store: str, options) -> tuple[float, int]:
-    """(seconds of the extract stage, shards) of a build that computes extraction only."""
+def _extract_seconds(store: str, options) -> tuple[float, float, int]:
+    """(seconds of the extract stage, of its shards alone, shards) of a build that computes extraction only."""
     from filterspeak.flows.build import build
 
     _drop_extraction(store)
     report = build(store=store, options=options, progress=False)
     extract = next(record for record in report.stages if record.stage == "extract")
     assert not extract.reused and all(r.reused for r in report.stages if r.stage not in ("extract",)), report.stages
-    return extract.seconds, _shards(store)
+    metrics = _extract_metrics(store)
+    return extract.seconds, metrics["shards_seconds"], int(metrics["shards"])
 
 
-def _shards(store: str) -> int:
+def _extract_metrics(store: str) -> dict:
     from filterspeak.storage.paths import StorePaths
     from filterspeak.tasks.graph import open_build
 
-    return int(open_build(StorePaths.at(store)).result("extract").metrics["shards"])
+    return open_build(StorePaths.at(store)).result("extract").metrics
+
+
+def _empty_jobs(address: str, jobs: int = 20) -> float:
+    """Seconds per job of Prefect tasks that do nothing (the builtin `abs`) on the cluster."""
+    from prefect import flow
+
+    from filterspeak.flows.distributed import shard_runner
+
+    @flow(name="empty-jobs")
+    def run() -> float:
+        with shard_runner(address) as shards:
+            started = time.perf_counter()
+            shards.map(abs, list(range(jobs)), lambda _result: None)
+            return (time.perf_counter() - started) / jobs
+
+    return run()
+
+
+def _one_shard_of_images(store: str, mirror: Path) -> float:
+    """Seconds to fetch 64 images of the store's dataset into an empty mirror, as a worker does."""
+    from filterspeak.storage.paths import StorePaths
+    from filterspeak.tasks.graph import open_build
+
+    built = open_build(StorePaths.at(store)).result("dataset")
+    names = built.read("images", ["path"])["path"].tolist()[:64]
+    os.environ["FILTERSPEAK_CACHE"], previous = str(mirror), os.environ["FILTERSPEAK_CACHE"]
+    try:
+        started = time.perf_counter()
+        StorePaths.at(store).files_of("dataset", built.manifest.fingerprint, names)
+        return time.perf_counter() - started
+    finally:
+        os.environ["FILTERSPEAK_CACHE"] = previous
 
 
 def main() -> None:
@@ -109,14 +143,19 @@ def main() -> None:
             for store in sorted(set(stores.values())):  # dataset, backbone and the rest, untimed
                 build(store=store, options=base, progress=False)
             seconds = {mode: [] for mode in MODES}
+            computing = {mode: [] for mode in MODES}
             shards = 0
             for round_ in range(args.rounds + 1):
                 for mode in MODES:
-                    spent, shards = _extract_seconds(stores[mode], options[mode])
+                    spent, computed, shards = _extract_seconds(stores[mode], options[mode])
                     seconds[mode].append(spent)
+                    computing[mode].append(computed)
                 name = "cold start (not counted)" if round_ == 0 else f"round {round_}"
                 print(f"{name}: " + ", ".join(f"{m} {seconds[m][-1]:.2f} s" for m in MODES), flush=True)
             seconds = {mode: spent[1:] for mode, spent in seconds.items()}  # the first: workers import and load the network
+            computing = {mode: spent[1:] for mode, spent in computing.items()}
+            task_seconds = statistics.median(_empty_jobs(clusters["dask-1"].address) for _ in range(args.rounds))
+            fetch_seconds = statistics.median(_one_shard_of_images(stores["dask-1"], scratch / f"fetch-{i}") for i in range(args.rounds))
     finally:
         for cluster in clusters.values():
             cluster.stop()
@@ -128,12 +167,18 @@ def main() -> None:
     for mode in MODES:
         median = statistics.median(seconds[mode])
         ratios = [ours / local for ours, local in zip(seconds[mode], seconds["local"])]
-        print(f"  {mode:<9} {median:7.2f} s  {shards / median:6.2f} shards/s  time / local {statistics.median(ratios):.2f}x")
+        assembly = statistics.median(s - c for s, c in zip(seconds[mode], computing[mode])) / shards
+        print(
+            f"  {mode:<9} {median:7.2f} s  {shards / median:6.2f} shards/s  time / local {statistics.median(ratios):.2f}x"
+            f"  (assembling the output from the shards: {assembly * 1000:.0f} ms per shard)"
+        )
     overhead = [(d - lo) / shards for d, lo in zip(seconds["dask-1"], seconds["local"])]
     cluster_only = [(d - s) / shards for d, s in zip(seconds["dask-1"], seconds["local-s3"])]
     print(f"per-shard overhead of the distributed path: {statistics.median(overhead) * 1000:.0f} ms over local")
     print(f"  of which the cluster (dask-1 over local-s3): {statistics.median(cluster_only) * 1000:.0f} ms")
     print(f"  local compute per shard: {statistics.median(seconds['local']) / shards * 1000:.0f} ms")
+    print(f"parts of it, measured alone: a Prefect task on the cluster that does nothing: {task_seconds * 1000:.0f} ms per job;")
+    print(f"  fetching one shard's 64 images from the bucket (the synthetic dataset's are in the store): {fetch_seconds * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

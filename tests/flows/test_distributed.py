@@ -18,7 +18,7 @@ from filterspeak.flows.cli import main
 from filterspeak.options import BuildOptions
 from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.graph import TABLES, VIEWS
+from filterspeak.tasks.graph import TABLES, VIEWS, open_build
 
 # Every table of the catalog (the per-filter tables through their per-(image, filter) views); `runs`
 # says when and how long, which differs by nature.
@@ -26,10 +26,14 @@ CATALOG = [*(t for t in TABLES if t not in ("filter_responses", "filter_contribu
 LOCATIONS = {"images": "path", "backbones": "weights_path"}  # where the store is: compared relative to it
 
 
-def _tables(paths: StorePaths) -> dict[str, pd.DataFrame]:
+def _tables(paths: StorePaths, backbone: str) -> dict[str, pd.DataFrame]:
+    """Every catalog table, rows in a canonical order: those of `backbone` where a table has several
+    (other tests of the session evaluate the local store, which builds twins beside it)."""
     frames = {}
     for table in CATALOG:
         frame = query(paths, f"SELECT * FROM {table} ORDER BY ALL").to_pandas()
+        if "backbone" in frame.columns:
+            frame = frame[frame["backbone"] == backbone].reset_index(drop=True)
         if table in LOCATIONS:
             column = LOCATIONS[table]
             frame[column] = [None if v is None else str(v).removeprefix(paths.location + "/") for v in frame[column]]
@@ -37,8 +41,8 @@ def _tables(paths: StorePaths) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def _assert_same_tables(ours: StorePaths, theirs: StorePaths) -> None:
-    mine, reference = _tables(ours), _tables(theirs)
+def _assert_same_tables(ours: StorePaths, theirs: StorePaths, backbone: str) -> None:
+    mine, reference = _tables(ours, backbone), _tables(theirs, backbone)
     assert len(mine["activations"]) > 0 and len(mine["explanations"]) > 0
     for table in CATALOG:
         pd.testing.assert_frame_equal(mine[table], reference[table], check_exact=True, obj=table)
@@ -61,7 +65,8 @@ def cluster_store(s3_server, tmp_path_factory, default_store):
         cluster = DaskCluster(2, worker_env=lambda i, folder: {**s3_server.env(), "FILTERSPEAK_CACHE": str(Path(folder) / "mirror")})
         try:
             store = f"s3://{bucket}/store"
-            (trained,) = (Path(default_store[0]) / "stages" / "backbone").iterdir()
+            local, local_report = default_store
+            trained = open_build(StorePaths.at(local), local_report.backbone, local_report.layer).result("backbone").directory
             StorePaths.at(store).remote.upload_folder(trained, f"stages/backbone/{trained.name}", last="manifest.json")
             report = build(store=store, options=BuildOptions(device="cpu", dask=cluster.address), progress=False)
             yield StorePaths.at(store), cluster, report, client_cache
@@ -74,7 +79,7 @@ def test_the_default_build_on_dask_and_s3_equals_the_local_build(cluster_store, 
     paths, cluster, report, client_cache = cluster_store
     assert paths.remote is not None and report.store == paths.location
     assert [record.stage for record in report.stages if record.reused] == ["backbone"]  # the one stage put in the bucket
-    _assert_same_tables(paths, StorePaths.at(default_store[0]))  # exact, every table (no float sum changes order)
+    _assert_same_tables(paths, StorePaths.at(default_store[0]), report.backbone)  # exact, every table
 
     # The shards ran on the workers, from the bucket: each worker mirrored the trained backbone it
     # loaded; neither the client's mirror nor the local store is named anywhere the workers wrote.
@@ -126,7 +131,7 @@ def test_a_worker_killed_mid_extraction_still_gives_the_same_tables(cluster_stor
     extract = next(record for record in report.stages if record.stage == "extract")
     assert not extract.reused
     assert len(cluster.client().scheduler_info()["workers"]) == 1  # the rest ran on the survivor
-    _assert_same_tables(paths, StorePaths.at(default_store[0]))
+    _assert_same_tables(paths, StorePaths.at(default_store[0]), report.backbone)
 
 
 @pytest.mark.slow
@@ -141,7 +146,7 @@ def test_sql_answers_from_the_bucket_on_another_machine(cluster_store, s3_server
     assert not list((tmp_path / "fresh-mirror").rglob("*.parquet"))  # DuckDB read the Parquet in the bucket
 
 
-@pytest.mark.parametrize("case", ["scheduler", "bucket", "credentials", "sql"])
+@pytest.mark.parametrize("case", ["scheduler", "bucket", "credentials", "endpoint", "sql"])
 def test_bad_inputs_are_one_line_errors_that_write_nothing(case, s3_env, s3_bucket, tmp_path, monkeypatch, capsys):
     from services import free_port
 
@@ -152,13 +157,37 @@ def test_bad_inputs_are_one_line_errors_that_write_nothing(case, s3_env, s3_buck
         "scheduler": (["build", "--store", store, "--dask", f"tcp://127.0.0.1:{free_port()}"], "cannot reach the Dask scheduler"),
         "bucket": (["build", "--store", "s3://no-such-bucket-here/store"], "bucket 'no-such-bucket-here' does not exist"),
         "credentials": (["build", "--store", store], "access denied"),
+        "endpoint": (["build", "--store", store], "check AWS_ENDPOINT_URL and the network"),  # the object store is down
         "sql": (["sql", "--store", f"{store}/nothing-here", "SELECT 1"], f"no catalog at {store}/nothing-here/catalog.duckdb"),
     }[case]
     if case == "credentials":
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    if case == "endpoint":
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert says in error and len(error.strip().splitlines()) == 1, error
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_env["AWS_SECRET_ACCESS_KEY"])
+    for key in ("AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+        monkeypatch.setenv(key, s3_env[key])
     assert s3fs.S3FileSystem(skip_instance_cache=True).find(s3_bucket) == []  # nothing in the bucket
     assert not mirror.exists() or not [p for p in mirror.rglob("*") if p.is_file()]  # nor here
+
+
+@pytest.mark.slow
+def test_explain_and_evaluate_read_the_bucket_as_they_read_a_folder(cluster_store, default_store, s3_server, tmp_path, monkeypatch, capsys):
+    from filterspeak.flows.evaluate import evaluate
+
+    paths, *_ = cluster_store
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("FILTERSPEAK_CACHE", str(tmp_path / "fresh-mirror"))
+    local = default_store[0]
+    image = query(StorePaths.at(local), "SELECT path FROM images WHERE split = 'test' ORDER BY image_id LIMIT 1").to_pylist()[0]["path"]
+    sentences = []
+    for store in (paths.location, local):
+        assert main(["explain", "--store", store, "--json", "--device", "cpu", image]) == 0
+        sentences.append(capsys.readouterr().out)
+    assert sentences[0] == sentences[1] and "because" in sentences[0]
+    ours, theirs = (evaluate(store=store, metrics=("retrieval",), device="cpu", progress=False) for store in (paths.location, local))
+    assert ours.metrics == theirs.metrics and ours.metrics["retrieval_map"] > 0
+    assert ours.context["store"] == paths.location
