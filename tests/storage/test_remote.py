@@ -58,7 +58,7 @@ def test_an_output_stored_on_one_machine_is_reused_on_another(store, tmp_path, m
 def test_an_output_whose_upload_stopped_before_its_manifest_is_invisible(store, tmp_path, monkeypatch):
     paths = StorePaths.at(store).ensure()
     result = run_stage(paths, "demo", {"p": 1}, _classes(["cardinal"]), DECLARED)
-    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
     manifest = paths.remote.key(f"{paths.relative(result.directory)}/manifest.json")
     fs.rm_file(manifest)  # as if the upload was killed before its last object
     other = _other_machine(monkeypatch, tmp_path, store)
@@ -72,7 +72,9 @@ def test_an_output_whose_upload_stopped_before_its_manifest_is_invisible(store, 
 def test_an_output_missing_a_listed_file_in_the_bucket_is_invisible(store, tmp_path, monkeypatch):
     paths = StorePaths.at(store).ensure()
     result = run_stage(paths, "demo", {"p": 1}, _classes(["cardinal"]), DECLARED)
-    s3fs.S3FileSystem(skip_instance_cache=True).rm_file(paths.remote.key(f"{paths.relative(result.table_path('classes'))}"))
+    s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False).rm_file(
+        paths.remote.key(f"{paths.relative(result.table_path('classes'))}")
+    )
     assert lookup(_other_machine(monkeypatch, tmp_path, store), "demo", {"p": 1}) is None
 
 
@@ -87,7 +89,7 @@ def test_build_records_and_the_catalog_are_read_from_the_bucket(store, tmp_path,
     assert query(other, "SELECT name FROM classes ORDER BY class_id").column("name").to_pylist() == ["cardinal", "jay"]
     assert not list(other.root.rglob("*.parquet"))  # the rows came from the bucket, not a copy here
     # a record removed from the bucket is gone for every machine
-    s3fs.S3FileSystem(skip_instance_cache=True).rm_file(paths.remote.key("builds/net__layer1.json"))
+    s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False).rm_file(paths.remote.key("builds/net__layer1.json"))
     with pytest.raises(StoreError, match="available: none|no build"):
         load_build_record(other, "net")
 
@@ -96,7 +98,7 @@ def test_queries_read_only_the_store_own_objects(store, s3_bucket):
     paths = StorePaths.at(store).ensure()
     publish(paths, [run_stage(paths, "demo", {"p": 1}, _classes(["cardinal"]), DECLARED)])
     rebuild_catalog(paths, DECLARED)
-    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
     with fs.open(f"{s3_bucket}/elsewhere/secret.parquet", "wb") as handle:
         pa.parquet.write_table(pa.table({"secret": [42]}), handle)
     with pytest.raises(StoreError, match="refused"):
@@ -117,7 +119,7 @@ def test_shard_areas_live_in_the_bucket(store, tmp_path, monkeypatch):
     assert elsewhere.is_done(0, "items-0") and not elsewhere.is_done(0, "other items") and not elsewhere.is_done(1, "items-1")
     assert elsewhere.read(0).column("image_id").to_pylist() == [1, 2] and elsewhere.load_plan() == {"method": "linear_gap"}
     # a shard whose object differs from its record (a foreign or truncated upload) is not done
-    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
     fs.pipe_file(paths.remote.key(f"{area.relative}/shard-00000.parquet"), b"PAR1")
     assert not elsewhere.is_done(0, "items-0")
     elsewhere.remove()
