@@ -14,3 +14,10 @@ class FilterSpeakError(Exception):
 
 class OptionError(FilterSpeakError, ValueError):
     """An option value that is not allowed (an unknown choice, a negative count)."""
+
+
+def at_least_one(flag: str, value: int) -> int:
+    """`value` of a count option such as --top, or an OptionError naming `flag`."""
+    if value < 1:
+        raise OptionError(f"{flag} must be at least 1, got {value}")
+    return value

@@ -20,6 +20,7 @@ from filterspeak.captions.sources import FORMATS
 from filterspeak.captions.vocabulary import WEIGHTINGS
 from filterspeak.datasets.registry import available_datasets
 from filterspeak.datasets.synthetic import SyntheticConfig
+from filterspeak.datasets.synthetic_spec import MAX_CONFUSABLE_PAIRS
 from filterspeak.errors import OptionError
 from filterspeak.interpret.filter_pdfs import PRIOR_CORRECTIONS
 from filterspeak.interpret.responses import RESPONSES
@@ -66,6 +67,12 @@ class BuildOptions:
     num_classes: int = option(_SYNTHETIC.num_classes, "synthetic species (>= 12)", minimum=12)
     images_per_class: int = option(_SYNTHETIC.images_per_class, "synthetic images per species", minimum=1)
     image_size: int = option(_SYNTHETIC.image_size, "image side in pixels (input size of the built-in backbone)", minimum=32)
+    confusable_pairs: int = option(
+        _SYNTHETIC.confusable_pairs,
+        f"synthetic: add N twin species (at most {MAX_CONFUSABLE_PAIRS}), each one attribute of one part away from an existing one, "
+        "so the classifier confuses some: ground truth for `filterspeak failures`",
+        minimum=0,
+    )
     backbone: str = option(
         _BACKBONE.architecture,
         "smallcnn (built in, trained here), a torchvision model name (resnet50, squeezenet1_0, ...) or package.module:function",

@@ -16,6 +16,8 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from filterspeak.errors import FilterSpeakError
 from filterspeak.flows.captions_cli import add_captions_commands, run_captions
+from filterspeak.flows.failures_cli import add_failures_command, run_failures
+from filterspeak.flows.search_cli import add_search_command, run_search
 from filterspeak.flows.serve import add_serve_arguments, run_serve
 from filterspeak.options import BuildOptions
 from filterspeak.storage.paths import DEFAULT_STORE, STORE_ENV, StorePaths
@@ -65,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("--layer", default=None, help="layer (default: the latest build's)")
     explain.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     explain.add_argument("--json", action="store_true", help="one JSON object per image")
+    explain.add_argument(
+        "--heatmaps",
+        metavar="DIR",
+        default=None,
+        help="also write a PNG per cited attribute to DIR (created if missing): the image with its heat map, titled with the phrase",
+    )
 
     add_captions_commands(commands)
     add_serve_arguments(
@@ -78,7 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", dest="json_path", default=None, help="also write every number to this JSON file")
     evaluate.add_argument("--variants", action="store_true", help="also score every method variant (docs/evaluation.md)")
     evaluate.add_argument(
-        "--metrics", default=None, help="comma list of known_filters, grounding, retrieval, deletion, randomization (default: all)"
+        "--metrics",
+        default=None,
+        help="comma list of known_filters, grounding, retrieval, deletion, randomization, failures (default: all)",
     )
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -88,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("a", help="backbone or backbone:layer")
     diff.add_argument("b", help="backbone or backbone:layer")
     diff.add_argument("--examples", type=int, default=5, help="changed sentences to show")
+    add_failures_command(commands)
+    add_search_command(commands)
     return parser
 
 
@@ -142,23 +154,24 @@ def _explain(args: argparse.Namespace) -> int:
 
     from filterspeak.tasks.explain_images import explain_image_files
 
-    results = explain_image_files(StorePaths.at(args.store), args.images, args.backbone, args.layer, args.device)
+    results = explain_image_files(StorePaths.at(args.store), args.images, args.backbone, args.layer, args.device, heatmaps=args.heatmaps)
     for item in results:
         if args.json:
             cited = [{"phrase": c.phrase, "score": round(c.score, 4)} for c in item.cited]
-            print(
-                json.dumps(
-                    {
-                        "image": item.path,
-                        "class": item.class_name,
-                        "probability": round(item.probability, 4),
-                        "sentence": item.sentence,
-                        "attributes": cited,
-                    }
-                )
-            )
+            output = {
+                "image": item.path,
+                "class": item.class_name,
+                "probability": round(item.probability, 4),
+                "sentence": item.sentence,
+                "attributes": cited,
+            }
+            if args.heatmaps is not None:
+                output["heatmaps"] = [{"phrase": phrase, "file": file} for phrase, file in item.heatmaps]
+            print(json.dumps(output))
         else:
             print(f"{item.path}: {item.sentence} (p={item.probability:.2f})")
+            for _, file in item.heatmaps:
+                print(f"  wrote {file}")
     return 0
 
 
@@ -214,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         "diff": _diff,
         "captions": run_captions,
         "serve": run_serve,
+        "failures": run_failures,
+        "search": run_search,
     }
     try:
         return handlers[args.command](args)

@@ -16,6 +16,7 @@ from typing import Any
 
 from prefect import flow
 
+from filterspeak.evaluation import failure_recall
 from filterspeak.evaluation.report import EvaluationRecord
 from filterspeak.flows.build import build
 from filterspeak.options import BuildOptions
@@ -70,12 +71,13 @@ _UNAVAILABLE = {
     "known_filters": "needs a dataset with per-image truth (synthetic) and the built-in backbone",
     "grounding": "needs part masks (the synthetic dataset has them)",
     "retrieval": "needs per-image or class-level attribute truth",
+    "failures": "needs planted confusions (a synthetic build with --confusable-pairs)",
 }
 
 
 def _flatten(result: BuildEvaluation, chosen: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, str]]:
     """The flat JSON keys; a chosen metric the build cannot support gets a note instead."""
-    found = {"known_filters": result.known, "grounding": result.grounding, "retrieval": result.retrieval}
+    found = {"known_filters": result.known, "grounding": result.grounding, "retrieval": result.retrieval, "failures": result.failures}
     notes = {name: reason for name, reason in _UNAVAILABLE.items() if name in chosen and found[name] is None}
     metrics: dict[str, Any] = {}
     if result.known is not None:
@@ -127,6 +129,16 @@ def _flatten(result: BuildEvaluation, chosen: tuple[str, ...]) -> tuple[dict[str
         )
     if result.cited_precision is not None:
         metrics["cited_precision"] = result.cited_precision
+    if result.failures is not None:
+        f = result.failures
+        metrics.update(
+            failure_attribute_recall=None if math.isnan(f.recall) else f.recall,
+            failure_attribute_recall_shuffled=None if math.isnan(f.shuffled_recall) else f.shuffled_recall,
+            failure_planted_pairs=f.pairs,
+            failure_evaluated_pairs=f.evaluated,
+        )
+        if not f.evaluated:
+            notes["failures"] = f"no planted pair has {failure_recall.MIN_ERRORS} or more test confusions"
     return metrics, notes
 
 
@@ -143,7 +155,7 @@ def evaluate(
 ) -> EvaluationRecord:
     """Score the build's explanations against ground truth; with `variants`, every method variant
     too (and `extra_variants`: more (name, option changes) pairs, such as combinations).
-    `metrics` picks some of known_filters, grounding, retrieval, deletion, randomization."""
+    `metrics` picks some of known_filters, grounding, retrieval, deletion, randomization, failures."""
     metrics = tuple(metrics)
     check_metrics(metrics)
     paths = StorePaths.at(store)

@@ -21,12 +21,14 @@ from filterspeak.backbones.heads import DecisionHead
 from filterspeak.captions.parser import CaptionParser
 from filterspeak.datasets.synthetic_render import PART_LABELS
 from filterspeak.errors import OptionError
-from filterspeak.evaluation import deletion, grounding, known_filters, randomization, retrieval, truth_checks
+from filterspeak.evaluation import deletion, failure_recall, grounding, known_filters, randomization, retrieval, truth_checks
+from filterspeak.interpret import failures
+from filterspeak.interpret.image_attributes import image_attribute_scores
 from filterspeak.interpret.responses import response
 from filterspeak.tasks import parse_captions
 from filterspeak.tasks.decisions import head_of
 from filterspeak.tasks.graph import BuildView
-from filterspeak.tasks.readers import response_matrix
+from filterspeak.tasks.readers import attribute_score_matrix, response_matrix
 
 BATCH_SIZE = 128
 
@@ -38,6 +40,14 @@ def _responses(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:
 
 def _contributions(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:
     return response_matrix(stages, "filter_contributions", "contribution", image_ids)
+
+
+def image_scores(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:
+    """p(a|x) (N, A) as the build stored it (what `filterspeak search` ranks by); computed the same
+    way for a build recorded before the `attribute_scores` stage existed."""
+    if "attribute_scores" in stages.produced.by_stage:
+        return attribute_score_matrix(stages, image_ids, len(stages.phrases))
+    return image_attribute_scores(stages.pdf, _responses(stages, image_ids))
 
 
 def _predicted(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:
@@ -93,7 +103,7 @@ def evaluate_retrieval(stages: BuildView) -> retrieval.RetrievalResult | None:
     if presence is None:
         return None
     test_responses = _responses(stages, test_ids)
-    scores = retrieval.attribute_scores(stages.pdf, test_responses)
+    scores = image_scores(stages, test_ids)
     images = stages.read("images").set_index("image_id")
     num_classes = int(stages.metrics("classes")["classes"])
     train_classes = images.loc[train_ids, "class_id"].to_numpy()
@@ -111,6 +121,33 @@ def evaluate_planted_retrieval(stages: BuildView) -> float | None:
     result = evaluate_retrieval(stages)
     planted = [p for p in stages.metrics("backbones").get("concept_filters") or [] if result and p in result.per_attribute]
     return float(np.mean([result.per_attribute[p] for p in planted])) if planted else None
+
+
+# ---- 6. failure analysis against planted confusions ------------------------------------------
+
+
+def evaluate_failures(stages: BuildView) -> failure_recall.FailureRecallResult | None:
+    """`failure_attribute_recall` on a dataset with planted twins (`--confusable-pairs`), else None."""
+    dataset = stages.table_result("classes")
+    if not dataset.has_table("planted_confusions") or not len(planted := stages.read("planted_confusions")):
+        return None
+    test_ids, train_ids = stages.split_ids("test"), stages.split_ids("train")
+    images = stages.read("images").set_index("image_id")
+    profiles = failures.ClassProfiles.of(
+        image_scores(stages, train_ids), images.loc[train_ids, "class_id"].to_numpy(), int(stages.metrics("classes")["classes"])
+    )
+    predictions = stages.read("predictions").set_index("image_id").loc[test_ids]
+    wrong = predictions[~predictions["correct"]]
+    wrong_scores = image_scores(stages, wrong.index.to_numpy())
+    pair_of = list(zip(wrong["true_class_id"], wrong["predicted_class_id"]))
+    counts = {pair: pair_of.count(pair) for pair in set(pair_of)}
+
+    def ranked(true: int, predicted: int, phrases: list[str]) -> list[str]:
+        rows = [k for k, pair in enumerate(pair_of) if pair == (true, predicted)]
+        found = failures.distinguishing_attributes(profiles, true, predicted, wrong_scores[rows], phrases, failure_recall.TOP)
+        return [item.phrase for item in found]
+
+    return failure_recall.failure_attribute_recall(planted, counts, ranked, stages.phrases)
 
 
 # ---- the network, run again on the test images ---------------------------------------------
@@ -310,9 +347,10 @@ class BuildEvaluation:
     retrieval: retrieval.RetrievalResult | None = None
     deletion: deletion.DeletionResult | None = None
     cited_precision: float | None = None  # correct decisions' cited attributes truly present
+    failures: failure_recall.FailureRecallResult | None = None  # planted confusions recalled
 
 
-METRICS = ("known_filters", "grounding", "retrieval", "deletion", "randomization")
+METRICS = ("known_filters", "grounding", "retrieval", "deletion", "randomization", "failures")
 
 
 def check_metrics(metrics: tuple[str, ...]) -> None:
@@ -345,6 +383,8 @@ def evaluate_stages(
         result.retrieval = evaluate_retrieval(stages)
     if "deletion" in metrics:
         result.deletion = evaluate_deletion(stages, network)
+    if "failures" in metrics:
+        result.failures = evaluate_failures(stages)
     truth = stages.read("image_truth")
     if len(truth):
         result.cited_precision = truth_checks.cited_attribute_precision(

@@ -22,6 +22,7 @@ from filterspeak.storage.cache import StageResult, load_stage_result
 from filterspeak.storage.paths import StorePaths
 from filterspeak.storage.schemas import ERRORS, Table
 from filterspeak.tasks import (
+    analyse_failures,
     count_cooccurrence,
     estimate_pdfs,
     extract_features,
@@ -29,6 +30,7 @@ from filterspeak.tasks import (
     parse_captions,
     prepare_backbone,
     prepare_dataset,
+    score_attributes,
     train_head,
 )
 from filterspeak.tasks.readers import filter_attribute_pdf, split_ids, vocabulary_of
@@ -42,7 +44,9 @@ STAGES: tuple[StageSpec, ...] = (
     train_head.STAGE,
     count_cooccurrence.STAGE,
     estimate_pdfs.STAGE,
+    score_attributes.STAGE,
     generate_explanations.STAGE,
+    analyse_failures.STAGE,
 )
 BY_NAME = {spec.name: spec for spec in STAGES}
 
@@ -69,6 +73,8 @@ def _views() -> dict[str, str]:
         unnested = ", ".join(f"unnest({column}) AS {column}" for column in lists)
         views[view] = load_sql("per_filter_view").format(view=view, table=stored, first=lists[0], columns=unnested)
     views["attribute_filter_counts"] = load_sql("attribute_filter_counts")
+    for name in ("confusions_named", "failures_named"):
+        views[name] = load_sql(name)
     return views
 
 

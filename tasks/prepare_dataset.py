@@ -22,6 +22,8 @@ TABLES = {
     "captions": table(("caption_id", I64), ("image_id", I64), ("text", STR), ("origin", STR)),
     "image_truth": table(("image_id", I64), ("part", STR), ("phrase", STR), ("kind", STR)),
     "class_definitions": table(("class_id", I64), ("part", STR), ("phrase", STR)),
+    # --confusable-pairs: each twin species, its base, and the one attribute that tells them apart
+    "planted_confusions": table(("twin_class_id", I64), ("base_class_id", I64), ("part", STR), ("base_phrase", STR), ("twin_phrase", STR)),
     "errors": ERRORS,
 }
 
@@ -50,7 +52,11 @@ def usable_images(images: pd.DataFrame, check_files: bool) -> tuple[pd.DataFrame
 
 def params_from(options, inputs: Inputs | None = None) -> DatasetParams:
     synthetic = SyntheticConfig(
-        seed=options.dataset_seed, num_classes=options.num_classes, images_per_class=options.images_per_class, image_size=options.image_size
+        seed=options.dataset_seed,
+        num_classes=options.num_classes,
+        images_per_class=options.images_per_class,
+        image_size=options.image_size,
+        confusable_pairs=options.confusable_pairs,
     )
     return DatasetParams(
         name=options.dataset,
@@ -82,6 +88,7 @@ def compute(inputs: Inputs, params: DatasetParams, context: Context, output: Sta
     output.write("captions", loaded.captions[loaded.captions["image_id"].isin(set(images["image_id"]))])  # of usable images
     output.write("image_truth", _or_empty(loaded.image_truth, "image_truth"))
     output.write("class_definitions", _or_empty(loaded.class_definitions, "class_definitions"))
+    output.write("planted_confusions", _or_empty(loaded.planted_confusions, "planted_confusions"))
     errors = pd.concat([_or_empty(loaded.errors, "errors"), image_errors], ignore_index=True)
     output.write("errors", errors)
     output.metrics.update(

@@ -77,3 +77,14 @@ def filter_attribute_pdf(source, num_filters: int, num_attributes: int) -> np.nd
 def split_ids(source, split: str) -> np.ndarray:
     images = source.read("images", ["image_id", "split"])
     return np.sort(images.loc[images["split"] == split, "image_id"].to_numpy())
+
+
+def attribute_score_matrix(source, image_ids: np.ndarray, num_attributes: int) -> np.ndarray:
+    """(len(image_ids), A) p(a|x) from `image_attribute_scores`, rows in the order of `image_ids`."""
+    wanted = np.asarray(image_ids)
+    frame = source.read("image_attribute_scores", ["image_id", "attribute_id", "score"])
+    frame = frame[frame["image_id"].isin(wanted)]
+    row = pd.Index(wanted).get_indexer(frame["image_id"].to_numpy())
+    matrix = np.zeros((len(wanted), num_attributes))
+    matrix[row, frame["attribute_id"].to_numpy()] = frame["score"].to_numpy()
+    return matrix

@@ -35,6 +35,7 @@ class LoadedDataset:
     class_definitions: pd.DataFrame | None = None  # class_id, part, phrase (when known)
     artifacts: dict[str, Path] = field(default_factory=dict)  # files the stage keeps (images, masks)
     errors: pd.DataFrame | None = None  # item, reason: what was skipped while loading
+    planted_confusions: pd.DataFrame | None = None  # synthetic twins: what tells each from its base
 
 
 def number_captions(captions: pd.DataFrame, origin: str) -> pd.DataFrame:

@@ -45,6 +45,7 @@ def _synthetic(params: DatasetParams, work_dir: Path, progress: bool) -> LoadedD
         image_truth=generated.image_truth,
         class_definitions=generated.class_definitions[["class_id", "part", "phrase"]],
         artifacts={"images": work_dir / "images", "masks": generated.masks_path},
+        planted_confusions=generated.planted_confusions,
     )
 
 
@@ -93,7 +94,14 @@ def subsample(loaded: LoadedDataset, per_class: int) -> LoadedDataset:
         return None if frame is None else frame[frame["image_id"].isin(keep)].reset_index(drop=True)
 
     return LoadedDataset(
-        images, loaded.classes, only(loaded.captions), only(loaded.image_truth), loaded.class_definitions, loaded.artifacts, loaded.errors
+        images,
+        loaded.classes,
+        only(loaded.captions),
+        only(loaded.image_truth),
+        loaded.class_definitions,
+        loaded.artifacts,
+        loaded.errors,
+        loaded.planted_confusions,
     )
 
 

@@ -36,7 +36,9 @@ from filterspeak.datasets.synthetic_spec import (
     PartSpec,
     class_specs,
     phrase_kind,
+    planted_differences,
     sample_bird,
+    species,
     split_phrase,
 )
 from filterspeak.errors import OptionError
@@ -65,6 +67,7 @@ __all__ = [
     "sample_bird",
 ]
 
+PLANTED_COLUMNS = ("twin_class_id", "base_class_id", "part", "base_phrase", "twin_phrase")
 _SPLIT_STREAM = 0x5EED5  # extra SeedSequence word for the train/test split stream
 
 
@@ -79,11 +82,12 @@ class SyntheticConfig:
     test_fraction: float = 0.3
     captions_per_image: int = 5
     caption_noise: float = 0.05  # probability that a caption states a wrong colour for a part
+    confusable_pairs: int = 0  # twin species added, each one attribute away from an existing one
 
     def __post_init__(self) -> None:
         if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool) or self.seed < 0:
             raise OptionError(f"seed must be a non-negative integer, got {self.seed!r}")
-        class_specs(self.num_classes)  # raises OptionError: fewer than 12 or more than the catalogue
+        species(self.num_classes, self.confusable_pairs)  # raises OptionError: fewer than 12 or more than the catalogue
         if int(self.images_per_class) < 1:
             raise OptionError(f"images_per_class must be >= 1, got {self.images_per_class}")
         if int(self.image_size) < 32:
@@ -96,8 +100,13 @@ class SyntheticConfig:
             raise OptionError(f"caption_noise must be in [0, 1], got {self.caption_noise}")
 
     @property
+    def species(self) -> tuple[ClassSpec, ...]:
+        """Every species of the dataset: the catalogue's first `num_classes`, then the twins."""
+        return species(self.num_classes, self.confusable_pairs)
+
+    @property
     def num_images(self) -> int:
-        return int(self.num_classes) * int(self.images_per_class)
+        return len(self.species) * int(self.images_per_class)
 
 
 @dataclass
@@ -115,6 +124,7 @@ class SyntheticDataset:
     image_truth: pd.DataFrame
     class_definitions: pd.DataFrame
     masks_path: Path
+    planted_confusions: pd.DataFrame | None = None  # twin_class_id, base_class_id, part, base_phrase, twin_phrase
 
     def load_masks(self) -> tuple[np.ndarray, np.ndarray]:
         """``(image_id, masks)`` from the mask archive."""
@@ -128,10 +138,10 @@ def image_rngs(seed: int, image_id: int) -> tuple[np.random.Generator, np.random
     return tuple(np.random.default_rng(c) for c in children)  # type: ignore[return-value]
 
 
-def class_definitions_table(num_classes: int) -> pd.DataFrame:
+def class_definitions_table(num_classes: int, confusable_pairs: int = 0) -> pd.DataFrame:
     """class_id, part, phrase, kind for the defining attributes of each class."""
     rows = []
-    for cls in class_specs(num_classes):
+    for cls in species(num_classes, confusable_pairs):
         for phrase in cls.definition:
             _, part = split_phrase(phrase)
             rows.append((cls.class_id, part, phrase, phrase_kind(phrase)))
@@ -150,7 +160,7 @@ def _split(config: SyntheticConfig) -> list[str]:
         n_test = min(max(n_test, 1), n - 1)
     rng = np.random.default_rng(np.random.SeedSequence([int(config.seed), _SPLIT_STREAM]))
     out: list[str] = []
-    for _ in range(int(config.num_classes)):
+    for _ in range(len(config.species)):
         is_test = np.zeros(n, dtype=bool)
         is_test[rng.permutation(n)[:n_test]] = True
         out.extend("test" if t else "train" for t in is_test)
@@ -204,15 +214,20 @@ def generate_synthetic(config: SyntheticConfig, root: Path, progress: bool = Fal
     masks_path = root / "masks.npz"
     _write_npz(masks_path, {"image_id": np.arange(n_images, dtype=np.int64), "masks": masks})
 
-    classes = _string_frame([(c.class_id, c.name) for c in class_specs(config.num_classes)], ["class_id", "name"], ["class_id"])
+    classes = _string_frame([(c.class_id, c.name) for c in config.species], ["class_id", "name"], ["class_id"])
+    planted = [
+        (d.twin_class_id, d.base_class_id, d.part, d.base_phrase, d.twin_phrase)
+        for d in planted_differences(config.num_classes, config.confusable_pairs)
+    ]
     return SyntheticDataset(
         root=root,
         images=_string_frame(image_rows, ["image_id", "split", "path", "class_id"], ["image_id", "class_id"]),
         classes=classes,
         captions=_string_frame(caption_rows, ["caption_id", "image_id", "text"], ["caption_id", "image_id"]),
         image_truth=_string_frame(truth_rows, ["image_id", "part", "phrase", "kind"], ["image_id"]),
-        class_definitions=class_definitions_table(config.num_classes),
+        class_definitions=class_definitions_table(config.num_classes, config.confusable_pairs),
         masks_path=masks_path,
+        planted_confusions=_string_frame(planted, list(PLANTED_COLUMNS), ["twin_class_id", "base_class_id"]),
     )
 
 

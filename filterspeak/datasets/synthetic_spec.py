@@ -123,6 +123,7 @@ class ClassSpec:
     class_id: int
     name: str
     definition: tuple[str, ...]
+    twin_of: int | None = None  # a planted confusable species: the class it differs from in one attribute
 
     def parts(self) -> dict[str, list[str]]:
         """Defining modifiers grouped by part."""
@@ -184,6 +185,58 @@ def class_specs(num_classes: int) -> tuple[ClassSpec, ...]:
     if num_classes > MAX_CLASSES:
         raise OptionError(f"num_classes must be at most {MAX_CLASSES}, got {num_classes}")
     return CLASS_CATALOGUE[:num_classes]
+
+
+# Confusable twins (`--confusable-pairs N`): species that copy one of the first MIN_CLASSES
+# species (so the base is in every dataset) but for one defining attribute of one part, the
+# planted difference a failure analysis should name. Ordered by how often the default training
+# confused them in a build with all ten (docs/evaluation.md): a beak's colour (a few pixels)
+# most, then patterns, then colours. Each row: base, its phrase, the twin's phrase, the twin's name.
+_TWIN_ROWS: tuple[tuple[str, str, str, str], ...] = (
+    ("Sapphire Finch", "orange beak", "yellow beak", "Cerulean Finch"),
+    ("Sooty Flycatcher", "orange beak", "yellow beak", "Dusky Flycatcher"),
+    ("Cobalt Bunting", "spotted breast", "striped breast", "Lapis Bunting"),
+    ("Ebony Shrike", "striped tail", "spotted tail", "Sable Shrike"),
+    ("Snowy Plover", "white breast", "grey breast", "Ashen Plover"),
+    ("Speckled Thrush", "brown wing", "black wing", "Dark Thrush"),
+    ("Golden Warbler", "yellow breast", "orange breast", "Amber Warbler"),
+    ("Azure Jay", "blue wing", "green wing", "Teal Jay"),
+    ("Crimson Tanager", "red crown", "orange crown", "Flame Tanager"),
+    ("Lemon Oriole", "black tail", "brown tail", "Umber Oriole"),
+)
+MAX_CONFUSABLE_PAIRS = len(_TWIN_ROWS)
+
+
+@dataclass(frozen=True)
+class PlantedDifference:
+    """What tells a twin from its base: one part, the base's phrase there and the twin's."""
+
+    base_class_id: int
+    twin_class_id: int
+    part: str
+    base_phrase: str
+    twin_phrase: str
+
+
+def _twins(num_classes: int, count: int) -> tuple[tuple[ClassSpec, PlantedDifference], ...]:
+    by_name = {c.name: c for c in CLASS_CATALOGUE[:MIN_CLASSES]}
+    out = []
+    for k, (base_name, old, new, twin_name) in enumerate(_TWIN_ROWS[:count]):
+        base = by_name[base_name]
+        twin = ClassSpec(num_classes + k, twin_name, tuple(new if p == old else p for p in base.definition), twin_of=base.class_id)
+        out.append((twin, PlantedDifference(base.class_id, twin.class_id, split_phrase(old)[1], old, new)))
+    return tuple(out)
+
+
+def species(num_classes: int, confusable_pairs: int = 0) -> tuple[ClassSpec, ...]:
+    """The dataset's species: the first `num_classes` of the catalogue, then `confusable_pairs` twins."""
+    if not 0 <= int(confusable_pairs) <= MAX_CONFUSABLE_PAIRS:
+        raise OptionError(f"confusable_pairs must be in [0, {MAX_CONFUSABLE_PAIRS}], got {confusable_pairs}")
+    return class_specs(num_classes) + tuple(twin for twin, _ in _twins(num_classes, int(confusable_pairs)))
+
+
+def planted_differences(num_classes: int, confusable_pairs: int) -> tuple[PlantedDifference, ...]:
+    return tuple(difference for _, difference in _twins(num_classes, int(confusable_pairs)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,9 +373,9 @@ def sample_bird(class_id: int, config: SyntheticConfig, rng: np.random.Generator
 
     The class's defining phrases are forced (a defining colour is the part's primary colour);
     every other attribute and the pose are random, with rejection of any draw that also carries
-    the full definition of another class among the ``config.num_classes`` species.
+    the full definition of another of the dataset's species (twins included).
     """
-    classes = class_specs(int(config.num_classes))
+    classes = species(int(config.num_classes), int(config.confusable_pairs))
     if not 0 <= int(class_id) < len(classes):
         raise ValueError(f"class_id must be in [0, {len(classes)}), got {class_id}")
     cls = classes[int(class_id)]

@@ -27,31 +27,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from filterspeak.interpret.decomposition import positive_shares
-
-
-def filter_given_attribute(pdf: np.ndarray, filter_prior: np.ndarray) -> np.ndarray:
-    """(A, F) p(f|a) ∝ p(a|f) p(f)."""
-    joint = pdf.T * filter_prior[None, :]
-    totals = joint.sum(axis=1, keepdims=True)
-    return np.divide(joint, totals, out=np.zeros_like(joint), where=totals > 0)
-
-
-def filter_prior(responses: np.ndarray) -> np.ndarray:
-    """p(f): mean over images of p(f|x) ∝ s_f(x)."""
-    return positive_shares(responses).mean(axis=0)
+# the maps themselves live with `explain --heatmaps`, which draws them; p(f|a) and p(f) stay importable from here
+from filterspeak.interpret.heatmaps import filter_given_attribute, filter_prior, heat_maps  # noqa: F401
 
 
 def heat_map_peaks(feature_maps: torch.Tensor, weights: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """(B, K, 2) (row, column) peaks of the K maps Σ_f weights[b, k, f] A_f, upsampled to `size`.
 
     `weights` is (B, K, F) (per-image maps) or (K, F) (the same maps for every image)."""
-    if weights.dim() == 2:
-        heat = torch.einsum("kf,bfhw->bkhw", weights.float(), feature_maps.float())
-    else:
-        heat = torch.einsum("bkf,bfhw->bkhw", weights.float(), feature_maps.float())
-    heat = F.interpolate(heat, size=size, mode="bilinear", align_corners=False)
-    flat = heat.flatten(2).argmax(dim=2)
+    flat = heat_maps(feature_maps, weights, size).flatten(2).argmax(dim=2)
     return torch.stack([flat // size[1], flat % size[1]], dim=-1).numpy()
 
 

@@ -16,6 +16,7 @@ TARGETS: dict[str, tuple[str, float, str | None]] = {
     "retrieval_varying_margin": (">", 0.0, None),
     "deletion_ratio": (">=", 3.0, None),
     "randomization_overlap": ("<=", 0.20, None),
+    "failure_attribute_recall": (">=", 0.75, None),
 }
 
 
@@ -70,6 +71,7 @@ _ROWS = (
     ("known_filter_grounding_accuracy", "Grounding accuracy of planted attributes, known-filter model", None),
     ("deletion_ratio", "Deletion ratio (cited / random)", None),
     ("randomization_overlap", "Randomisation overlap", None),
+    ("failure_attribute_recall", "Failure attribute recall (planted pairs)", "failure_attribute_recall_shuffled"),
 )
 
 
@@ -85,6 +87,9 @@ def markdown_table(record: EvaluationRecord) -> str:
             f"class prior {_number(m.get('retrieval_class_prior_map'))}, random {_number(m.get('retrieval_random_map'))}"
         ),
         "retrieval_varying_class_prior_map": lambda m: f"class prior {_number(m.get('retrieval_varying_class_prior_map'))}",
+        "failure_attribute_recall_shuffled": lambda m: (
+            f"shuffled vocabulary {_number(m.get('failure_attribute_recall_shuffled'))} ({m.get('failure_evaluated_pairs', 0)} pairs)"
+        ),
     }
     for key, label, baseline in _ROWS:
         value = record.metrics.get(key)

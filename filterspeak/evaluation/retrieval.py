@@ -19,14 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from filterspeak.evaluation.ranking import average_precision, random_ranking_precision
-from filterspeak.interpret.decomposition import positive_shares
+from filterspeak.interpret.image_attributes import image_attribute_scores as attribute_scores  # noqa: F401 - the scoring, re-exported
 
 WITHIN_CLASS_SHARE = 0.5
-
-
-def attribute_scores(pdf: np.ndarray, responses: np.ndarray) -> np.ndarray:
-    """(N, A) p(a|x) from p(a|f) (F, A) and filter responses s_f(x) (N, F), p(f|x) ∝ s_f(x)."""
-    return positive_shares(responses) @ pdf
 
 
 def class_frequencies(presence: np.ndarray, class_ids: np.ndarray, num_classes: int) -> np.ndarray:

@@ -43,7 +43,7 @@ def select_attributes(
     return chosen
 
 
-def _with_article(phrase: str) -> str:
+def with_article(phrase: str) -> str:
     return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
 
 
@@ -51,9 +51,9 @@ def render_sentence(class_name: str, cited: list[CitedAttribute]) -> str:
     """'This is a Cardinal because it has a red crown, a black face and a red wing.'
 
     Underscores in class names (CUB's 'Scarlet_Tanager') read as spaces."""
-    subject = f"This is {_with_article(class_name.replace('_', ' '))}"
+    subject = f"This is {with_article(class_name.replace('_', ' '))}"
     if not cited:
         return f"{subject}; no learned attribute supports this decision."
-    parts = [_with_article(item.phrase) for item in cited]
+    parts = [with_article(item.phrase) for item in cited]
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return f"{subject} because it has {listed}."

@@ -25,7 +25,17 @@ from filterspeak.datasets.synthetic import (
     render_bird,
     sample_bird,
 )
-from filterspeak.datasets.synthetic_spec import COLOURS, PALETTE, PART_COLOURS, PARTS, PATTERN_WORDS, phrase_kind, satisfies
+from filterspeak.datasets.synthetic_spec import (
+    COLOURS,
+    MAX_CONFUSABLE_PAIRS,
+    PALETTE,
+    PART_COLOURS,
+    PARTS,
+    PATTERN_WORDS,
+    phrase_kind,
+    satisfies,
+    species,
+)
 
 SMALL = SyntheticConfig(seed=3, num_classes=12, images_per_class=4, image_size=64)
 
@@ -434,3 +444,55 @@ def test_progress_flag_works(tmp_path, capsys):
     ds = generate_synthetic(cfg, tmp_path / "p", progress=True)
     assert len(ds.images) == 12
     assert Path(ds.masks_path).is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# confusable twins (--confusable-pairs)
+
+
+def test_no_twins_by_default_keeps_the_catalogue():
+    assert SyntheticConfig().species == class_specs(16)
+    assert SyntheticConfig(confusable_pairs=0).num_images == 16 * 200
+
+
+@pytest.mark.parametrize("n", range(12, MAX_CLASSES + 1))
+def test_twins_differ_from_their_base_in_exactly_one_attribute_and_nest_with_no_class(n):
+    everyone = species(n, MAX_CONFUSABLE_PAIRS)
+    twins = everyone[n:]
+    assert [t.class_id for t in twins] == list(range(n, n + MAX_CONFUSABLE_PAIRS))
+    for twin in twins:
+        base = everyone[twin.twin_of]
+        assert base.twin_of is None and len(set(twin.definition) ^ set(base.definition)) == 2
+        (old,), (new,) = set(base.definition) - set(twin.definition), set(twin.definition) - set(base.definition)
+        assert old.split()[1] == new.split()[1]  # the same part
+        for other in everyone:
+            if other is not twin:
+                assert not set(twin.definition) <= set(other.definition) and not set(other.definition) <= set(twin.definition)
+
+
+def test_too_many_twins_is_an_option_error():
+    with pytest.raises(ValueError, match=f"confusable_pairs must be in \\[0, {MAX_CONFUSABLE_PAIRS}\\]"):
+        SyntheticConfig(confusable_pairs=MAX_CONFUSABLE_PAIRS + 1)
+
+
+def test_twin_images_carry_the_planted_difference(tmp_path):
+    config = SyntheticConfig(seed=3, num_classes=12, images_per_class=6, image_size=64, confusable_pairs=2)
+    ds = generate_synthetic(config, tmp_path)
+    assert list(ds.classes["name"].iloc[12:]) == ["Sable Shrike", "Frosted Plover"]
+    planted = ds.planted_confusions
+    assert planted.to_dict("records")[0] == {
+        "twin_class_id": 12,
+        "base_class_id": 4,
+        "part": "tail",
+        "base_phrase": "striped tail",
+        "twin_phrase": "spotted tail",
+    }
+    assert set(ds.class_definitions.loc[ds.class_definitions["class_id"] == 12, "phrase"]) == {"black crown", "spotted tail"}
+    truth, classes = _truth_sets(ds), ds.images.set_index("image_id")["class_id"]
+    for row in planted.itertuples():
+        for image_id, class_id in classes.items():
+            if class_id == row.twin_class_id:
+                assert row.twin_phrase in truth[image_id] and row.base_phrase not in truth[image_id]
+            if class_id == row.base_class_id:
+                assert row.base_phrase in truth[image_id] and row.twin_phrase not in truth[image_id]
+    assert len(ds.images) == 14 * 6 and (ds.images.groupby("class_id")["split"].apply(lambda s: (s == "test").sum()) == 2).all()

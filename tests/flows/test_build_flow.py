@@ -20,7 +20,7 @@ from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
 
 TINY = BuildOptions(num_classes=12, images_per_class=8, width=4, epochs=1, min_df=2, top_k_images=10, device="cpu")
-STAGES = ["dataset", "captions", "backbone", "extract", "cooccurrence", "pdfs", "explanations"]
+STAGES = ["dataset", "captions", "backbone", "extract", "cooccurrence", "pdfs", "attribute_scores", "explanations", "failures"]
 FIRST, SECOND = "smallcnn-w4-s0-e1", "smallcnn-w4-s1-e1"  # TINY's backbone, and the same with train_seed 1
 
 
@@ -85,7 +85,7 @@ def test_new_backbone_reruns_only_what_depends_on_it(built, second_backbone):
     assert second_backbone.backbone == SECOND
     reused = {r.stage: r.reused for r in second_backbone.stages}
     assert reused["dataset"] and reused["captions"]
-    assert not any(reused[s] for s in ["backbone", "extract", "cooccurrence", "pdfs", "explanations"])
+    assert not any(reused[s] for s in ["backbone", "extract", "cooccurrence", "pdfs", "attribute_scores", "explanations", "failures"])
     rows = query(
         StorePaths(store), "SELECT backbone, count(*) AS n FROM explanations WHERE layer = 'features.3' GROUP BY 1 ORDER BY 1"
     ).to_pylist()

@@ -165,12 +165,22 @@ def test_deploy_from_prefect_yaml_and_run_through_a_worker(prefect_server, tmp_p
     ).to_pylist()[0]
     assert counts["images"] == 12 * 8
     assert counts["filter_attributes"] > 0 and counts["explanations"] > 0
-    assert counts["stages"] == 7
+    assert counts["stages"] == 9
 
     artifacts = _artifacts(api, build_run["id"])
     assert {BUILD_STAGES_KEY, BUILD_SUMMARY_KEY} <= set(artifacts)
     stages = json.loads(artifacts[BUILD_STAGES_KEY]["data"])
-    assert [row["stage"] for row in stages] == ["dataset", "captions", "backbone", "extract", "cooccurrence", "pdfs", "explanations"]
+    assert [row["stage"] for row in stages] == [
+        "dataset",
+        "captions",
+        "backbone",
+        "extract",
+        "cooccurrence",
+        "pdfs",
+        "attribute_scores",
+        "explanations",
+        "failures",
+    ]
     assert all(row["state"] == "recomputed" for row in stages)
     assert "images 96" in stages[0]["rows"]
     assert "test accuracy" in artifacts[BUILD_SUMMARY_KEY]["data"]

@@ -1,0 +1,185 @@
+"""Stage `failures`: the test errors, and per confused pair of classes the attributes that tell
+them apart (the math: filterspeak/interpret/failures.py). Read with `filterspeak failures` or SQL
+(`failures`, `confusions`, `confusion_attributes`; the views `failures_named`, `confusions_named`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from filterspeak.errors import FilterSpeakError, at_least_one
+from filterspeak.interpret import failures
+from filterspeak.storage.cache import StageOutput
+from filterspeak.storage.schemas import BACKBONE_LAYER, F64, I32, I64, STR, table
+from filterspeak.tasks.readers import attribute_score_matrix, split_ids
+from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec
+
+TABLES = {
+    # one row per misclassified image: what pushed the decision toward the predicted class (the
+    # sentence's cited attributes, p(a|x,ĉ)) and what the true class usually shows that it lacks
+    "failures": table(
+        ("image_id", I64),
+        ("true_class_id", I64),
+        ("predicted_class_id", I64),
+        ("probability", F64),
+        ("for_predicted", pa.list_(STR)),
+        ("for_predicted_scores", pa.list_(F64)),
+        ("missing_from_true", pa.list_(STR)),
+        ("missing_from_true_scores", pa.list_(F64)),
+        partition=BACKBONE_LAYER,
+    ),
+    "confusions": table(
+        ("true_class_id", I64),
+        ("predicted_class_id", I64),
+        ("count", I64),
+        ("rate", F64),  # of the true class's evaluated images
+        ("sentence", STR),
+        partition=BACKBONE_LAYER,
+    ),
+    "confusion_attributes": table(
+        ("true_class_id", I64),
+        ("predicted_class_id", I64),
+        ("rank", I32),
+        ("attribute_id", I64),
+        ("phrase", STR),
+        ("score", F64),
+        ("direction", STR),  # for_predicted | missing_from_true
+        partition=BACKBONE_LAYER,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class FailureParams:
+    top_attributes: int = 5  # attributes kept per confusion and per failure
+    sentence_attributes: int = 3  # of which a confusion's sentence cites (--sentence-attributes)
+    split: str = "test"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def params_from(options, inputs: Inputs | None = None) -> FailureParams:
+    return FailureParams(sentence_attributes=options.sentence_attributes)
+
+
+def _cited(inputs: Inputs, image_ids: np.ndarray) -> dict[int, tuple[list[str], list[float]]]:
+    """image -> (phrases, scores) its sentence cites, in rank order."""
+    cited = inputs.read("explanation_attributes", ["image_id", "rank", "phrase", "score"])
+    cited = cited[cited["image_id"].isin(image_ids)].sort_values(["image_id", "rank"])
+    return {int(i): (group["phrase"].tolist(), group["score"].tolist()) for i, group in cited.groupby("image_id")}
+
+
+def compute(inputs: Inputs, params: FailureParams, context: Context, output: StageOutput) -> None:
+    phrases = inputs.read("attributes", ["attribute_id", "phrase"]).sort_values("attribute_id")["phrase"].tolist()
+    classes = inputs.read("classes")
+    names = dict(zip(classes["class_id"], classes["name"]))
+    images = inputs.read("images", ["image_id", "split", "class_id"]).set_index("image_id")
+    train_ids, evaluated = split_ids(inputs, "train"), split_ids(inputs, params.split)
+    profiles = failures.ClassProfiles.of(
+        attribute_score_matrix(inputs, train_ids, len(phrases)), images.loc[train_ids, "class_id"].to_numpy(), len(classes)
+    )
+    predictions = inputs.read("predictions").set_index("image_id").loc[evaluated]
+    wrong = predictions[~predictions["correct"]]
+    wrong_ids = wrong.index.to_numpy()
+    wrong_scores = attribute_score_matrix(inputs, wrong_ids, len(phrases))
+    cited = _cited(inputs, wrong_ids)
+
+    rows = []
+    for row, (image_id, item) in enumerate(wrong.iterrows()):
+        shown, shown_scores = cited.get(int(image_id), ([], []))
+        lacked = failures.missing_attributes(profiles, int(item["true_class_id"]), wrong_scores[row], phrases, params.top_attributes)
+        true_class, predicted_class, probability = int(item["true_class_id"]), int(item["predicted_class_id"]), float(item["probability"])
+        rows.append(
+            (
+                int(image_id),
+                true_class,
+                predicted_class,
+                probability,
+                shown,
+                shown_scores,
+                [a.phrase for a in lacked],
+                [a.score for a in lacked],
+            )
+        )
+    output.write("failures", pd.DataFrame(rows, columns=TABLES["failures"].names))
+
+    tested = np.bincount(images.loc[evaluated, "class_id"].to_numpy(), minlength=len(classes))
+    pairs, ranked_rows = [], []
+    grouped = wrong.reset_index().groupby(["true_class_id", "predicted_class_id"])
+    for (true_class, predicted_class), group in sorted(grouped, key=lambda item: (-len(item[1]), item[0])):
+        rows_of_errors = wrong.index.get_indexer(group["image_id"].to_numpy())
+        ranked = failures.distinguishing_attributes(
+            profiles, int(true_class), int(predicted_class), wrong_scores[rows_of_errors], phrases, params.top_attributes
+        )
+        rate = len(group) / max(int(tested[true_class]), 1)
+        sentence = failures.confusion_sentence(
+            names[true_class], names[predicted_class], len(group), rate, ranked, params.sentence_attributes
+        )
+        pairs.append((int(true_class), int(predicted_class), len(group), rate, sentence))
+        ranked_rows += [
+            (int(true_class), int(predicted_class), k, a.attribute_id, a.phrase, a.score, a.direction) for k, a in enumerate(ranked, 1)
+        ]
+    output.write("confusions", pd.DataFrame(pairs, columns=TABLES["confusions"].names))
+    attributes = pd.DataFrame(ranked_rows, columns=TABLES["confusion_attributes"].names)
+    attributes["rank"] = attributes["rank"].astype(np.int32)
+    output.write("confusion_attributes", attributes)
+    output.metrics.update(evaluated=len(evaluated), errors=len(wrong), confused_pairs=len(pairs))
+
+
+STAGE = StageSpec(
+    name="failures",
+    module=__name__,
+    scope="layer",
+    writes=TABLES,
+    params=params_from,
+    compute=compute,
+    reads={
+        "image_attribute_scores": ALL_COLUMNS,
+        "explanation_attributes": ALL_COLUMNS,
+        "predictions": ALL_COLUMNS,
+        "attributes": ("attribute_id", "phrase"),
+        "classes": ALL_COLUMNS,
+        "images": ("image_id", "split", "class_id"),
+    },
+)
+
+
+# ---- reading the analysis back (`filterspeak failures`) ----------------------------------------
+
+
+class NoFailureAnalysis(FilterSpeakError):
+    pass
+
+
+def top_confusions(build, top: int) -> list[dict]:
+    """The `top` most frequent confusions of a finished build (a BuildView), each with its
+    sentence and ranked attributes, as `filterspeak failures --json` prints them."""
+    at_least_one("--top", top)
+    if STAGE.name not in build.produced.by_stage:
+        raise NoFailureAnalysis(
+            f"the build of {build.backbone}:{build.layer} has no failure analysis (built before it existed); run `filterspeak build` again"
+        )
+    confusions = build.read("confusions").sort_values(["count", "true_class_id", "predicted_class_id"], ascending=[False, True, True])
+    attributes = build.read("confusion_attributes").sort_values("rank")
+    by_pair = {key: group for key, group in attributes.groupby(["true_class_id", "predicted_class_id"])}
+    names = build.read("classes").set_index("class_id")["name"]
+    out = []
+    for item in confusions.head(top).itertuples():
+        ranked = by_pair.get((item.true_class_id, item.predicted_class_id), attributes.iloc[:0])
+        out.append(
+            {
+                "true_class": names[item.true_class_id],
+                "predicted_class": names[item.predicted_class_id],
+                "count": int(item.count),
+                "rate": round(float(item.rate), 4),
+                "sentence": item.sentence,
+                "attributes": [
+                    {"phrase": a.phrase, "score": round(float(a.score), 4), "direction": a.direction} for a in ranked.itertuples()
+                ],
+            }
+        )
+    return out
