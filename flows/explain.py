@@ -15,16 +15,28 @@ from filterspeak.tasks.explain_images import explain_image_files
 
 @flow(name="explain", log_prints=True)
 def explain(
-    images: list[str], store: str | None = None, backbone: str | None = None, layer: str | None = None, device: str = "auto"
+    images: list[str],
+    store: str | None = None,
+    backbone: str | None = None,
+    layer: str | None = None,
+    device: str = "auto",
+    heatmaps: str | None = None,
 ) -> list[str]:
-    """One sentence per image file, in order, with the store's latest build (or the named backbone/layer)."""
-    results = explain_image_files(StorePaths.at(store), images, backbone, layer, device)
+    """One sentence per image file, in order, with the store's latest build (or the named
+    backbone/layer); with `heatmaps`, a folder that gets a heat map per cited attribute."""
+    results = explain_image_files(StorePaths.at(store), images, backbone, layer, device, heatmaps=heatmaps)
     logger = get_run_logger()
     for item in results:
         logger.info(f"{item.path}: {item.sentence} (p={item.probability:.2f})")
     publish_explain_artifact(
         [
-            {"image": item.path, "class": item.class_name, "probability": round(item.probability, 4), "sentence": item.sentence}
+            {
+                "image": item.path,
+                "class": item.class_name,
+                "probability": round(item.probability, 4),
+                "sentence": item.sentence,
+                **({"heatmaps": ", ".join(file for _, file in item.heatmaps)} if heatmaps else {}),
+            }
             for item in results
         ]
     )

@@ -478,16 +478,16 @@ def test_too_many_twins_is_an_option_error():
 def test_twin_images_carry_the_planted_difference(tmp_path):
     config = SyntheticConfig(seed=3, num_classes=12, images_per_class=6, image_size=64, confusable_pairs=2)
     ds = generate_synthetic(config, tmp_path)
-    assert list(ds.classes["name"].iloc[12:]) == ["Sable Shrike", "Frosted Plover"]
+    assert list(ds.classes["name"].iloc[12:]) == ["Cerulean Finch", "Dusky Flycatcher"]
     planted = ds.planted_confusions
     assert planted.to_dict("records")[0] == {
         "twin_class_id": 12,
-        "base_class_id": 4,
-        "part": "tail",
-        "base_phrase": "striped tail",
-        "twin_phrase": "spotted tail",
+        "base_class_id": 10,
+        "part": "beak",
+        "base_phrase": "orange beak",
+        "twin_phrase": "yellow beak",
     }
-    assert set(ds.class_definitions.loc[ds.class_definitions["class_id"] == 12, "phrase"]) == {"black crown", "spotted tail"}
+    assert set(ds.class_definitions.loc[ds.class_definitions["class_id"] == 12, "phrase"]) == {"yellow beak", "blue wing"}
     truth, classes = _truth_sets(ds), ds.images.set_index("image_id")["class_id"]
     for row in planted.itertuples():
         for image_id, class_id in classes.items():

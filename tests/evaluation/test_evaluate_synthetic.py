@@ -23,12 +23,22 @@ FLOORS = {"known_filter_top1": 0.6, "known_filter_auprc": 0.7, "grounding_accura
 
 
 class ShuffledAttributes(BuildView):
-    """A broken method: each filter's distribution moved onto other attributes."""
+    """A broken method: each filter's distribution moved onto other attributes, p(a|f) and
+    everything stored from it (p(a|x) = Σ_f p(a|f) p(f|x), which search and retrieval read)."""
+
+    @property
+    def permutation(self) -> np.ndarray:
+        return np.random.default_rng(0).permutation(len(self.phrases))
 
     @property
     def pdf(self) -> np.ndarray:
-        pdf = super().pdf
-        return pdf[:, np.random.default_rng(0).permutation(pdf.shape[1])]
+        return super().pdf[:, self.permutation]
+
+    def read(self, table: str, columns: list[str] | None = None):
+        frame = super().read(table, columns)
+        if table == "image_attribute_scores":  # column j of the shuffled p(a|x) is column permutation[j]
+            frame = frame.assign(attribute_id=np.argsort(self.permutation)[frame["attribute_id"].to_numpy()])
+        return frame
 
 
 def _shuffled(stages: BuildView) -> ShuffledAttributes:

@@ -187,7 +187,9 @@ def test_pretrained_backbone_with_other_classes_gets_a_trained_head(tmp_path, pr
         "head",
         "cooccurrence",
         "pdfs",
+        "attribute_scores",
         "explanations",
+        "failures",
     ]
     assert report.metrics["decomposition"] == "linear_gap" and report.metrics["filters"] == 512
     paths = StorePaths(tmp_path / "store")

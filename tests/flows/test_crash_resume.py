@@ -82,7 +82,7 @@ def _tables(store: Path) -> dict[str, pd.DataFrame]:
     frames = {}
     for table in CATALOG:
         frame = query(paths, f"SELECT * FROM {table} ORDER BY ALL").to_pandas()
-        if table == "images":
+        if table in ("images", "failures_named"):  # the image's file, where this store is
             frame["path"] = [str(Path(p).relative_to(store)) for p in frame["path"]]
         if table == "runs":  # when and how long differ by nature; what ran must not
             frame = frame[["stage", "fingerprint", "backbone", "layer"]].sort_values(["stage", "layer", "fingerprint"], ignore_index=True)

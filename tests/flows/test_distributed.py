@@ -23,7 +23,7 @@ from filterspeak.tasks.graph import TABLES, VIEWS, open_build
 # Every table of the catalog (the per-filter tables through their per-(image, filter) views); `runs`
 # says when and how long, which differs by nature.
 CATALOG = [*(t for t in TABLES if t not in ("filter_responses", "filter_contributions")), *VIEWS]
-LOCATIONS = {"images": "path", "backbones": "weights_path"}  # where the store is: compared relative to it
+LOCATIONS = {"images": "path", "failures_named": "path", "backbones": "weights_path"}  # where the store is: compared relative to it
 
 
 def _tables(paths: StorePaths, backbone: str) -> dict[str, pd.DataFrame]:
