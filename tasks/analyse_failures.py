@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from filterspeak.errors import FilterSpeakError, at_least_one
+from filterspeak.errors import at_least_one
 from filterspeak.interpret import failures
 from filterspeak.storage.cache import StageOutput
 from filterspeak.storage.schemas import BACKBONE_LAYER, F64, I32, I64, STR, table
@@ -73,20 +73,50 @@ def _cited(inputs: Inputs, image_ids: np.ndarray) -> dict[int, tuple[list[str], 
     return {int(i): (group["phrase"].tolist(), group["score"].tolist()) for i, group in cited.groupby("image_id")}
 
 
+@dataclass(frozen=True)
+class Errors:
+    """The misclassified images of a split with their p(a|x), and the class profiles they are
+    compared with: what the stage writes from, and what the evaluation ranks planted pairs from."""
+
+    phrases: list[str]
+    profiles: failures.ClassProfiles
+    wrong: pd.DataFrame  # the predictions of the misclassified images, indexed by image_id
+    scores: np.ndarray  # (len(wrong), A) their p(a|x)
+
+    def of_pair(self, true_class: int, predicted_class: int) -> np.ndarray:
+        """p(a|x) of the errors that took `true_class` for `predicted_class`."""
+        chosen = (self.wrong["true_class_id"] == true_class) & (self.wrong["predicted_class_id"] == predicted_class)
+        return self.scores[chosen.to_numpy()]
+
+    def counts(self) -> dict[tuple[int, int], int]:
+        """(true, predicted) -> errors."""
+        sizes = self.wrong.groupby(["true_class_id", "predicted_class_id"]).size()
+        return {(int(t), int(p)): int(n) for (t, p), n in sizes.items()}
+
+
+def errors_of(source, split: str) -> Errors:
+    """`Errors` of `split` from anything with `read` (a stage's inputs, a finished build)."""
+    phrases = source.read("attributes", ["attribute_id", "phrase"]).sort_values("attribute_id")["phrase"].tolist()
+    images = source.read("images", ["image_id", "split", "class_id"]).set_index("image_id")
+    train_ids = split_ids(source, "train")
+    profiles = failures.ClassProfiles.of(
+        attribute_score_matrix(source, train_ids, len(phrases)),
+        images.loc[train_ids, "class_id"].to_numpy(),
+        len(source.read("classes", ["class_id"])),
+    )
+    predictions = source.read("predictions").set_index("image_id").loc[split_ids(source, split)]
+    wrong = predictions[~predictions["correct"]]
+    return Errors(phrases, profiles, wrong, attribute_score_matrix(source, wrong.index.to_numpy(), len(phrases)))
+
+
 def compute(inputs: Inputs, params: FailureParams, context: Context, output: StageOutput) -> None:
-    phrases = inputs.read("attributes", ["attribute_id", "phrase"]).sort_values("attribute_id")["phrase"].tolist()
+    errors = errors_of(inputs, params.split)
+    phrases, profiles, wrong, wrong_scores = errors.phrases, errors.profiles, errors.wrong, errors.scores
     classes = inputs.read("classes")
     names = dict(zip(classes["class_id"], classes["name"]))
     images = inputs.read("images", ["image_id", "split", "class_id"]).set_index("image_id")
-    train_ids, evaluated = split_ids(inputs, "train"), split_ids(inputs, params.split)
-    profiles = failures.ClassProfiles.of(
-        attribute_score_matrix(inputs, train_ids, len(phrases)), images.loc[train_ids, "class_id"].to_numpy(), len(classes)
-    )
-    predictions = inputs.read("predictions").set_index("image_id").loc[evaluated]
-    wrong = predictions[~predictions["correct"]]
-    wrong_ids = wrong.index.to_numpy()
-    wrong_scores = attribute_score_matrix(inputs, wrong_ids, len(phrases))
-    cited = _cited(inputs, wrong_ids)
+    evaluated = split_ids(inputs, params.split)
+    cited = _cited(inputs, wrong.index.to_numpy())
 
     rows = []
     for row, (image_id, item) in enumerate(wrong.iterrows()):
@@ -109,20 +139,14 @@ def compute(inputs: Inputs, params: FailureParams, context: Context, output: Sta
 
     tested = np.bincount(images.loc[evaluated, "class_id"].to_numpy(), minlength=len(classes))
     pairs, ranked_rows = [], []
-    grouped = wrong.reset_index().groupby(["true_class_id", "predicted_class_id"])
-    for (true_class, predicted_class), group in sorted(grouped, key=lambda item: (-len(item[1]), item[0])):
-        rows_of_errors = wrong.index.get_indexer(group["image_id"].to_numpy())
+    for (true_class, predicted_class), count in sorted(errors.counts().items(), key=lambda item: (-item[1], item[0])):
         ranked = failures.distinguishing_attributes(
-            profiles, int(true_class), int(predicted_class), wrong_scores[rows_of_errors], phrases, params.top_attributes
+            profiles, true_class, predicted_class, errors.of_pair(true_class, predicted_class), phrases, params.top_attributes
         )
-        rate = len(group) / max(int(tested[true_class]), 1)
-        sentence = failures.confusion_sentence(
-            names[true_class], names[predicted_class], len(group), rate, ranked, params.sentence_attributes
-        )
-        pairs.append((int(true_class), int(predicted_class), len(group), rate, sentence))
-        ranked_rows += [
-            (int(true_class), int(predicted_class), k, a.attribute_id, a.phrase, a.score, a.direction) for k, a in enumerate(ranked, 1)
-        ]
+        rate = count / max(int(tested[true_class]), 1)
+        sentence = failures.confusion_sentence(names[true_class], names[predicted_class], count, rate, ranked, params.sentence_attributes)
+        pairs.append((true_class, predicted_class, count, rate, sentence))
+        ranked_rows += [(true_class, predicted_class, k, a.attribute_id, a.phrase, a.score, a.direction) for k, a in enumerate(ranked, 1)]
     output.write("confusions", pd.DataFrame(pairs, columns=TABLES["confusions"].names))
     attributes = pd.DataFrame(ranked_rows, columns=TABLES["confusion_attributes"].names)
     attributes["rank"] = attributes["rank"].astype(np.int32)
@@ -151,18 +175,13 @@ STAGE = StageSpec(
 # ---- reading the analysis back (`filterspeak failures`) ----------------------------------------
 
 
-class NoFailureAnalysis(FilterSpeakError):
-    pass
-
-
 def top_confusions(build, top: int) -> list[dict]:
     """The `top` most frequent confusions of a finished build (a BuildView), each with its
     sentence and ranked attributes, as `filterspeak failures --json` prints them."""
+    from filterspeak.tasks.graph import require_stage  # the graph imports this module
+
     at_least_one("--top", top)
-    if STAGE.name not in build.produced.by_stage:
-        raise NoFailureAnalysis(
-            f"the build of {build.backbone}:{build.layer} has no failure analysis (built before it existed); run `filterspeak build` again"
-        )
+    require_stage(build, STAGE.name, "the failure analysis")
     confusions = build.read("confusions").sort_values(["count", "true_class_id", "predicted_class_id"], ascending=[False, True, True])
     attributes = build.read("confusion_attributes").sort_values("rank")
     by_pair = {key: group for key, group in attributes.groupby(["true_class_id", "predicted_class_id"])}

@@ -18,6 +18,7 @@ from filterspeak.backbones import features
 from filterspeak.backbones import images as image_loading
 from filterspeak.backbones.devices import resolve_device
 from filterspeak.backbones.heads import DecisionHead
+from filterspeak.captions.config import PHRASE_CAPTION
 from filterspeak.captions.parser import CaptionParser
 from filterspeak.datasets.synthetic_render import PART_LABELS
 from filterspeak.errors import OptionError
@@ -25,7 +26,7 @@ from filterspeak.evaluation import deletion, failure_recall, grounding, known_fi
 from filterspeak.interpret import failures
 from filterspeak.interpret.image_attributes import image_attribute_scores
 from filterspeak.interpret.responses import response
-from filterspeak.tasks import parse_captions
+from filterspeak.tasks import analyse_failures, parse_captions
 from filterspeak.tasks.decisions import head_of
 from filterspeak.tasks.graph import BuildView
 from filterspeak.tasks.readers import attribute_score_matrix, response_matrix
@@ -75,7 +76,7 @@ def truth_presence(stages: BuildView, image_ids: np.ndarray) -> np.ndarray | Non
     if not len(definitions):
         return None
     parsed = CaptionParser(parse_captions.params_from(stages.options).parser).parse_many(
-        [f"a bird with {p}." for p in definitions["phrase"]]
+        [PHRASE_CAPTION.format(p) for p in definitions["phrase"]]
     )
     images = stages.read("images").set_index("image_id").loc[image_ids]
     rows_of_class = images.reset_index().groupby("class_id").indices
@@ -131,23 +132,15 @@ def evaluate_failures(stages: BuildView) -> failure_recall.FailureRecallResult |
     dataset = stages.table_result("classes")
     if not dataset.has_table("planted_confusions") or not len(planted := stages.read("planted_confusions")):
         return None
-    test_ids, train_ids = stages.split_ids("test"), stages.split_ids("train")
-    images = stages.read("images").set_index("image_id")
-    profiles = failures.ClassProfiles.of(
-        image_scores(stages, train_ids), images.loc[train_ids, "class_id"].to_numpy(), int(stages.metrics("classes")["classes"])
-    )
-    predictions = stages.read("predictions").set_index("image_id").loc[test_ids]
-    wrong = predictions[~predictions["correct"]]
-    wrong_scores = image_scores(stages, wrong.index.to_numpy())
-    pair_of = list(zip(wrong["true_class_id"], wrong["predicted_class_id"]))
-    counts = {pair: pair_of.count(pair) for pair in set(pair_of)}
+    errors = analyse_failures.errors_of(stages, "test")
 
     def ranked(true: int, predicted: int, phrases: list[str]) -> list[str]:
-        rows = [k for k, pair in enumerate(pair_of) if pair == (true, predicted)]
-        found = failures.distinguishing_attributes(profiles, true, predicted, wrong_scores[rows], phrases, failure_recall.TOP)
+        found = failures.distinguishing_attributes(
+            errors.profiles, true, predicted, errors.of_pair(true, predicted), phrases, failure_recall.TOP
+        )
         return [item.phrase for item in found]
 
-    return failure_recall.failure_attribute_recall(planted, counts, ranked, stages.phrases)
+    return failure_recall.failure_attribute_recall(planted, errors.counts(), ranked, errors.phrases)
 
 
 # ---- the network, run again on the test images ---------------------------------------------
@@ -241,9 +234,8 @@ def evaluate_grounding(
     masks = _masks(stages)
     if masks is None:
         return None
-    test_ids, train_ids = stages.split_ids("test"), stages.split_ids("train")
-    prior = grounding.filter_prior(_responses(stages, train_ids))
-    weights = torch.from_numpy(grounding.filter_given_attribute(stages.pdf, prior))
+    test_ids = stages.split_ids("test")
+    weights = torch.from_numpy(stages.attribute_map_weights)
     pairs = _truth_parts(stages, test_ids)
     if phrases is not None:
         pairs = pairs[pairs["attribute_id"].isin([a for a, p in enumerate(stages.phrases) if p in phrases])]

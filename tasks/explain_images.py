@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
@@ -24,13 +23,12 @@ from filterspeak.backbones.devices import resolve_device
 from filterspeak.errors import FilterSpeakError
 from filterspeak.interpret.decisions import explain_decisions
 from filterspeak.interpret.heatmap_images import heat_map_image
-from filterspeak.interpret.heatmaps import filter_given_attribute, filter_prior, heat_maps
-from filterspeak.interpret.responses import response
+from filterspeak.interpret.heatmaps import heat_maps
 from filterspeak.interpret.sentences import CitedAttribute
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.decisions import head_of
 from filterspeak.tasks.graph import BuildView, open_build
-from filterspeak.tasks.readers import response_matrix, vocabulary_of
+from filterspeak.tasks.readers import vocabulary_of
 
 
 @dataclass(frozen=True)
@@ -103,18 +101,11 @@ def _write_png(picture: Image.Image, target: Path) -> None:
         raise
 
 
-def _attribute_weights(build: BuildView) -> np.ndarray:
-    """(A, F) p(f|a), with p(f) from the build's train responses, as the grounding metric has it."""
-    column = response(build.options.response).column
-    prior = filter_prior(response_matrix(build, "filter_responses", column, build.split_ids("train")))
-    return filter_given_attribute(build.pdf, prior)
-
-
 def _write_heat_maps(
     folder: Path, build: BuildView, image_files: Sequence[str | Path], batch: torch.Tensor, feature_maps: torch.Tensor, cited: list
 ) -> list[list[tuple[str, str]]]:
     """One PNG per cited attribute of each image; (phrase, file) per image, in citation order."""
-    weights = _attribute_weights(build)
+    weights = build.attribute_map_weights
     size = tuple(batch.shape[-2:])  # the preprocessed image: the network's input
     written = []
     try:

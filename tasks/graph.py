@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from filterspeak.errors import FilterSpeakError
 from filterspeak.sql import load_sql
 from filterspeak.storage.cache import StageResult, load_stage_result
 from filterspeak.storage.paths import StorePaths
@@ -33,7 +34,7 @@ from filterspeak.tasks import (
     score_attributes,
     train_head,
 )
-from filterspeak.tasks.readers import filter_attribute_pdf, split_ids, vocabulary_of
+from filterspeak.tasks.readers import filter_attribute_pdf, response_matrix, split_ids, vocabulary_of
 from filterspeak.tasks.stage import Context, Produced, StageSpec, run
 
 STAGES: tuple[StageSpec, ...] = (
@@ -228,6 +229,16 @@ class BuildView:
     def split_ids(self, split: str) -> np.ndarray:
         return split_ids(self, split)
 
+    @property
+    def attribute_map_weights(self) -> np.ndarray:
+        """(A, F) p(f|a) ∝ p(a|f) p(f), p(f) from the train images' responses: the weights of the
+        heat maps M_a that `explain --heatmaps` draws and the grounding metric scores."""
+        from filterspeak.interpret.heatmaps import filter_given_attribute, filter_prior
+        from filterspeak.interpret.responses import response
+
+        column = response(self.options.response).column
+        return filter_given_attribute(self.pdf, filter_prior(response_matrix(self, "filter_responses", column, self.split_ids("train"))))
+
     def model(self):
         """The build's network: the built-in backbone's trained weights, any other from its verified file."""
         from filterspeak.backbones.loading import load_model
@@ -238,6 +249,19 @@ class BuildView:
 
     def stage_names(self) -> Iterator[str]:
         return iter(self.produced.by_stage)
+
+
+class StageMissing(FilterSpeakError):
+    """A finished build recorded before a stage that a command reads existed."""
+
+
+def require_stage(build, stage: str, feature: str) -> None:
+    """One line telling the user to rebuild when `build` (a BuildView) has no output of `stage`."""
+    if stage not in build.produced.by_stage:
+        raise StageMissing(
+            f"the build of {build.backbone}:{build.layer} predates {feature} (it has no {stage!r} stage): "
+            "run `filterspeak build` again with the same options (the stored stages are reused)"
+        )
 
 
 def open_build(paths: StorePaths, backbone: str | None = None, layer: str | None = None) -> BuildView:

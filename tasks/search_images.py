@@ -15,8 +15,10 @@ from functools import cache
 import numpy as np
 import pyarrow.compute as pc
 
+from filterspeak.captions.config import PHRASE_CAPTION
 from filterspeak.captions.lexicon import word_set
 from filterspeak.errors import FilterSpeakError, OptionError, at_least_one
+from filterspeak.tasks.graph import require_stage
 
 SPLITS = ("test", "train", "all")
 MAX_SUGGESTIONS = 5
@@ -26,8 +28,6 @@ STOP_WORDS = word_set(
     "a an the this that these those some any of with and or but to in on at by for from as is are was were be "
     "been has have had its it his her their my your our"
 )
-# The caption the parser reads a query in, as the evaluation reads class definitions (truth_presence).
-QUERY_CAPTION = "a bird with {}."
 
 Parse = Callable[[str], Sequence]  # query -> parsed phrases (each with .text and .negated)
 
@@ -136,7 +136,7 @@ def caption_parse(config) -> Parse:
     from filterspeak.captions.parser import CaptionParser
 
     parser = cache(lambda: CaptionParser(config))  # loaded (~1 s) only for a query that is not a phrase as it is
-    return lambda text: parser().parse_many([QUERY_CAPTION.format(text)])[0]
+    return lambda text: parser().parse_many([PHRASE_CAPTION.format(text)])[0]
 
 
 # ---- over a build ----------------------------------------------------------------------------
@@ -146,15 +146,6 @@ def check_split(split: str) -> str:
     if split not in SPLITS:
         raise OptionError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
     return split
-
-
-def check_scored(build) -> None:
-    """A build recorded before the `attribute_scores` stage has no scores to rank by."""
-    if "attribute_scores" not in build.produced.by_stage:
-        raise SearchError(
-            f"the build of {build.backbone}:{build.layer} predates attribute search (it has no image_attribute_scores table): "
-            "run `filterspeak build` again with the same options (the stored stages are reused)"
-        )
 
 
 def attribute_column(build, attribute_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -174,7 +165,7 @@ def search(build, phrase: str, top: int = 10, split: str = "test", parse: Parse 
 
     at_least_one("--top", top)
     check_split(split)
-    check_scored(build)
+    require_stage(build, "attribute_scores", "attribute search")
     phrases = build.phrases
     if parse is None:
         parse = caption_parse(parse_captions.params_from(build.options).parser)

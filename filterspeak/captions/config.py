@@ -11,10 +11,14 @@ from typing import Literal
 
 from filterspeak.captions import lexicon as lx
 
-__all__ = ["DEFAULT_CONFIG", "PARSER_VERSION", "ParserConfig"]
+__all__ = ["DEFAULT_CONFIG", "PARSER_VERSION", "PHRASE_CAPTION", "ParserConfig"]
 
 #: Bump when parser behaviour changes (part of :meth:`ParserConfig.to_dict`, hence cache keys).
 PARSER_VERSION = "3"
+
+#: The caption a bare attribute phrase is read in, so the parser canonicalises it as it would a
+#: caption's ("red wings" -> "red wing"): a search query, a class-level truth phrase.
+PHRASE_CAPTION = "a bird with {}."
 
 
 def _default_synonyms() -> Mapping[str, str]:

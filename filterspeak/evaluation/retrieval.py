@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from filterspeak.evaluation.ranking import average_precision, random_ranking_precision
-from filterspeak.interpret.image_attributes import image_attribute_scores as attribute_scores  # noqa: F401 - the scoring, re-exported
 
 WITHIN_CLASS_SHARE = 0.5
 

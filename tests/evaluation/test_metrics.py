@@ -9,6 +9,7 @@ import torch
 
 from filterspeak.evaluation import deletion, grounding, known_filters, randomization, ranking, retrieval
 from filterspeak.evaluation.report import EvaluationRecord, markdown_table, target_met
+from filterspeak.interpret.image_attributes import image_attribute_scores
 
 
 def test_average_precision_known_values():
@@ -38,7 +39,7 @@ def test_known_filter_recovery_counts_hits_and_ranks():
 def test_retrieval_scores_and_class_prior():
     pdf = np.array([[1.0, 0.0], [0.0, 1.0]])  # filter 0 ↔ attribute 0, filter 1 ↔ attribute 1
     responses = np.array([[5.0, 0.0], [0.0, 2.0], [4.0, 1.0], [0.0, 0.0]])
-    scores = retrieval.attribute_scores(pdf, responses)
+    scores = image_attribute_scores(pdf, responses)
     np.testing.assert_allclose(scores, [[1, 0], [0, 1], [0.8, 0.2], [0, 0]])
     presence = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], dtype=bool)
     classes = np.array([0, 0, 1, 1])
