@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ def summary_markdown(report: BuildReport, results: Sequence[StageResult] = ()) -
         f"| {row['stage']} | {row['layer']} | {row['state']} | {row['seconds']:.2f} | {row['rows']} |"
         for row in stage_rows(report, results)
     ]
+    if report.reports:
+        lines += ["", "## Report", ""] + [f"- `{layer}`: [{index}]({Path(index).as_uri()})" for layer, index in report.reports.items()]
     if report.examples:
         lines += ["", "## Example sentences", ""] + [f"- {sentence}" for sentence in report.examples]
     return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from filterspeak.backbones.registry import random_init_warning
 from filterspeak.flows.artifacts import publish_build_artifacts
 from filterspeak.flows.distributed import check_scheduler, shard_runner
 from filterspeak.options import BuildOptions
+from filterspeak.report.publish import publish_report
 from filterspeak.storage.builds import BuildRecord, save_build_record
 from filterspeak.storage.cache import StageResult
 from filterspeak.storage.catalog import publish, rebuild_catalog
@@ -37,6 +38,7 @@ class BuildReport:
     metrics: dict = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    reports: dict[str, str] = field(default_factory=dict)  # layer -> the published report's index.html
 
 
 @flow(name="build", log_prints=True)
@@ -75,6 +77,8 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
         for layer, built in outcome.layers.items():
             save_build_record(paths, BuildRecord(spec.name, layer, built.stages, options.to_dict(), run_id), latest=latest)
         publish(paths, [result for result, _ in outcome.results])
+        # only now, with the records saved: until here the previous build's report stays published
+        reports = {layer: str(publish_report(paths, spec.name, layer)) for layer in layers}
         record_run(paths, run_id, started, records)
         rebuild_catalog(paths, TABLES, VIEWS)
 
@@ -99,6 +103,7 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
         },
         examples=list(first.by_stage["explanations"].metrics.get("examples", [])),
         seconds=round(time.perf_counter() - clock, 2),
+        reports=reports,
     )
     publish_build_artifacts(report, [result for result, _ in outcome.results])  # the stage table and summary on the run's page
     return report

@@ -17,6 +17,7 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 from filterspeak.errors import FilterSpeakError
 from filterspeak.flows.captions_cli import add_captions_commands, run_captions
 from filterspeak.flows.failures_cli import add_failures_command, run_failures
+from filterspeak.flows.report_cli import add_report_command, run_report
 from filterspeak.flows.search_cli import add_search_command, run_search
 from filterspeak.flows.serve import add_serve_arguments, run_serve
 from filterspeak.options import BuildOptions
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--examples", type=int, default=5, help="changed sentences to show")
     add_failures_command(commands)
     add_search_command(commands)
+    add_report_command(commands)
     return parser
 
 
@@ -229,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": run_serve,
         "failures": run_failures,
         "search": run_search,
+        "report": run_report,
     }
     try:
         return handlers[args.command](args)

@@ -27,5 +27,7 @@ def format_report(report: BuildReport) -> str:
     if report.examples:
         lines.append("  example sentences:")
         lines.extend(f"    - {sentence}" for sentence in report.examples)
+    for layer, index in report.reports.items():
+        lines.append(f"  report:          {index}" + (f" ({layer})" if len(report.reports) > 1 else ""))
     lines.append(f'  query it:        filterspeak sql --store {report.store} "SELECT * FROM filter_attributes LIMIT 5"')
     return "\n".join(lines)

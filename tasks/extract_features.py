@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from filterspeak.backbones import features, loader
+from filterspeak.backbones import features, loader, stored_maps
 from filterspeak.backbones.devices import resolve_device
 from filterspeak.backbones.heads import DecisionHead, GradientTimesActivation, ModelLinearHead, model_head
 from filterspeak.backbones.loading import load_model
@@ -55,6 +55,8 @@ TABLES = {
     "response_stats": declare_table(
         ("split", STR), ("response", STR), ("filter", I32), ("images", I64), ("maximum", F64), ("mean", F64), partition=BACKBONE_LAYER
     ),
+    # every image's feature maps, 8 bits per value (backbones/stored_maps.py): what the report draws
+    "feature_maps": declare_table(*stored_maps.TABLE_COLUMNS, partition=BACKBONE_LAYER),
     **decisions.TABLES,
 }
 # One row per image of a shard; list columns hold its per-filter values (scratch, never published).
@@ -62,7 +64,9 @@ SHARD_SCHEMA = pa.schema(
     [("image_id", I64)]
     + [(c, pa.list_(F32)) for c in RESPONSE_COLUMNS]
     + [("contributions", pa.list_(F64)), ("logits", pa.list_(F64))]  # null unless gradient x activation / the model decides
+    + list(stored_maps.COLUMNS)
 )
+MAP_COLUMNS = ["image_id", *(name for name, _ in stored_maps.COLUMNS)]
 BATCH_SIZE = 64
 
 
@@ -89,6 +93,7 @@ def _shard_table(image_ids: np.ndarray, result: features.ReducedFeatures, with_l
     contributions = None if result.contributions is None else result.contributions.double().numpy()
     columns["contributions"] = vector_column(contributions, F64, rows)
     columns["logits"] = vector_column(result.logits.double().numpy() if with_logits else None, F64, rows)
+    columns.update(result.maps.columns())
     return pa.table(columns)
 
 
@@ -167,7 +172,7 @@ def _compute_shards(
         model.to(memory_format=torch.channels_last)
 
     def forward(batch: torch.Tensor, how: str) -> dict[str, features.ReducedFeatures]:
-        return features.forward_reduced(model, layers, batch, params.preprocessing, device, how, channels_last)
+        return features.forward_reduced(model, layers, batch, params.preprocessing, device, how, channels_last, keep_maps=True)
 
     flat = [name for names in files for name in names]
     ends = np.cumsum([len(names) for names in files]).tolist()
@@ -319,10 +324,15 @@ def extract_layers(
             """Shard by shard into the stage's tables: memory holds one shard, whatever the image count."""
             head = _planned_head(model, areas[layer].load_plan()) if params.head == "model" else None
             filters, stats = 0, ResponseStats()
-            with output.writer("filter_responses") as responses, DecisionWriter(output, head) if head else nullcontext() as decided:
+            with (
+                output.writer("filter_responses") as responses,
+                output.writer("feature_maps") as maps,
+                DecisionWriter(output, head) if head else nullcontext() as decided,
+            ):
                 for index, (start, stop) in enumerate(shards.spans):
                     shard = areas[layer].read(index)
                     responses.write(shard)
+                    maps.write(shard.select(MAP_COLUMNS))
                     stats.add(images["split"].to_numpy()[start:stop], {c: vector_matrix(shard.column(c)) for c in RESPONSE_COLUMNS})
                     gap = vector_matrix(shard.column(GAP.column), np.float64)
                     filters = gap.shape[1]

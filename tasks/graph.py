@@ -24,6 +24,7 @@ from filterspeak.storage.paths import StorePaths
 from filterspeak.storage.schemas import ERRORS, Table
 from filterspeak.tasks import (
     analyse_failures,
+    build_report,
     count_cooccurrence,
     estimate_pdfs,
     extract_features,
@@ -34,7 +35,7 @@ from filterspeak.tasks import (
     score_attributes,
     train_head,
 )
-from filterspeak.tasks.readers import filter_attribute_pdf, response_matrix, split_ids, vocabulary_of
+from filterspeak.tasks.readers import attribute_map_weights, filter_attribute_pdf, split_ids, vocabulary_of
 from filterspeak.tasks.stage import Context, Produced, StageSpec, run
 
 STAGES: tuple[StageSpec, ...] = (
@@ -48,6 +49,7 @@ STAGES: tuple[StageSpec, ...] = (
     score_attributes.STAGE,
     generate_explanations.STAGE,
     analyse_failures.STAGE,
+    build_report.STAGE,
 )
 BY_NAME = {spec.name: spec for spec in STAGES}
 
@@ -231,13 +233,8 @@ class BuildView:
 
     @property
     def attribute_map_weights(self) -> np.ndarray:
-        """(A, F) p(f|a) ∝ p(a|f) p(f), p(f) from the train images' responses: the weights of the
-        heat maps M_a that `explain --heatmaps` draws and the grounding metric scores."""
-        from filterspeak.interpret.heatmaps import filter_given_attribute, filter_prior
-        from filterspeak.interpret.responses import response
-
-        column = response(self.options.response).column
-        return filter_given_attribute(self.pdf, filter_prior(response_matrix(self, "filter_responses", column, self.split_ids("train"))))
+        """(A, F) p(f|a): the weights of the heat maps M_a (readers.attribute_map_weights)."""
+        return attribute_map_weights(self, self.options.response)
 
     def model(self):
         """The build's network: the built-in backbone's trained weights, any other from its verified file."""

@@ -23,6 +23,7 @@ from torch import nn
 
 from filterspeak.backbones.images import normalise
 from filterspeak.backbones.registry import Preprocessing
+from filterspeak.backbones.stored_maps import QuantisedMaps, quantise
 from filterspeak.errors import FilterSpeakError
 from filterspeak.interpret.responses import GAP, RESPONSES
 
@@ -77,6 +78,7 @@ class ReducedFeatures:
     responses: dict[str, torch.Tensor]  # every declared response s_f(x), (B, F) float32, by `activations` column
     logits: torch.Tensor | None = None  # (B, C) float32, None when the forward stopped at the layer
     contributions: torch.Tensor | None = None  # (B, F) gradient × activation toward the predicted class
+    maps: QuantisedMaps | None = None  # the maps themselves, 8 bits per value (with keep_maps)
     copied: torch.cuda.Event | None = None  # recorded after the copies to the CPU were queued
 
     @property
@@ -102,9 +104,19 @@ class _Capture:
     `reduce`, each layer's responses are computed in its hook, and its maps are kept only when
     gradients need them."""
 
-    def __init__(self, model: nn.Module, layers: list[str], stop: bool = False, gradients: bool = False, reduce: bool = False) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: list[str],
+        stop: bool = False,
+        gradients: bool = False,
+        reduce: bool = False,
+        keep_maps: bool = False,
+    ) -> None:
         self.maps: dict[str, torch.Tensor] = {}
         self.responses: dict[str, dict[str, torch.Tensor]] = {}
+        self.quantised: dict[str, QuantisedMaps] = {}
+        self._keep_maps = keep_maps
         self._handles = [
             layer_module(model, layer).register_forward_hook(self._hook(layer, len(layers), stop, gradients, reduce)) for layer in layers
         ]
@@ -115,6 +127,8 @@ class _Capture:
             if reduce:
                 with torch.no_grad():  # the same values as reducing the detached maps afterwards
                     self.responses[layer] = reduce_maps(maps.detach().float())
+                    if self._keep_maps:
+                        self.quantised[layer] = quantise(maps.detach().float())
             if gradients:
                 maps.retain_grad()
                 self.maps[layer] = maps
@@ -185,6 +199,7 @@ def forward_reduced(
     device: torch.device,
     mode: str = "full",
     channels_last: bool = False,
+    keep_maps: bool = False,
 ) -> dict[str, ReducedFeatures]:
     """`forward_layers` with every layer's maps reduced on `device` in its forward hook: the
     responses (and logits, and for "gradients" the contributions) are exactly those of reducing
@@ -193,9 +208,10 @@ def forward_reduced(
     `batch` is uint8 on the CPU (pinned, on CUDA, for a non-blocking copy); "to_layers" and
     "full" run in inference mode. `channels_last` runs the network on a channels-last input (the
     caller converts the model once); it changes the convolutions' float results, so the CPU
-    uses it only when asked (`uses_channels_last`). On CUDA the copies back are queued, not waited for:
+    uses it only when asked (`uses_channels_last`). `keep_maps` also returns the maps, quantised
+    on the device to 8 bits (filterspeak.backbones.stored_maps). On CUDA the copies back are queued, not waited for:
     the caller can queue the next batch before calling `wait()` on these results."""
-    capture = _Capture(model, layers, stop=mode == "to_layers", gradients=mode == "gradients", reduce=True)
+    capture = _Capture(model, layers, stop=mode == "to_layers", gradients=mode == "gradients", reduce=True, keep_maps=keep_maps)
     inputs = normalise(batch.to(device, non_blocking=True), preprocessing)
     if channels_last:
         inputs = inputs.contiguous(memory_format=torch.channels_last)
@@ -215,6 +231,7 @@ def forward_reduced(
             responses={column: to_cpu(values) for column, values in capture.responses[layer].items()},
             logits=None if logits is None else to_cpu(logits),
             contributions=contributions,
+            maps=capture.quantised[layer].to("cpu", non_blocking=on_cuda) if keep_maps else None,
         )
     if on_cuda:
         copied = torch.cuda.Event()

@@ -7,6 +7,7 @@ passes alone, in any order, and reads only the parts of the store it asked for."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
 
 TINY = BuildOptions(num_classes=12, images_per_class=8, width=4, epochs=1, min_df=2, top_k_images=10, device="cpu")
-STAGES = ["dataset", "captions", "backbone", "extract", "cooccurrence", "pdfs", "attribute_scores", "explanations", "failures"]
+STAGES = ["dataset", "captions", "backbone", "extract", "cooccurrence", "pdfs", "attribute_scores", "explanations", "failures", "report"]
 FIRST, SECOND = "smallcnn-w4-s0-e1", "smallcnn-w4-s1-e1"  # TINY's backbone, and the same with train_seed 1
 
 
@@ -85,7 +86,9 @@ def test_new_backbone_reruns_only_what_depends_on_it(built, second_backbone):
     assert second_backbone.backbone == SECOND
     reused = {r.stage: r.reused for r in second_backbone.stages}
     assert reused["dataset"] and reused["captions"]
-    assert not any(reused[s] for s in ["backbone", "extract", "cooccurrence", "pdfs", "attribute_scores", "explanations", "failures"])
+    assert not any(
+        reused[s] for s in ["backbone", "extract", "cooccurrence", "pdfs", "attribute_scores", "explanations", "failures", "report"]
+    )
     rows = query(
         StorePaths(store), "SELECT backbone, count(*) AS n FROM explanations WHERE layer = 'features.3' GROUP BY 1 ORDER BY 1"
     ).to_pylist()
@@ -106,6 +109,18 @@ def test_several_layers_in_one_build_reuse_the_layer_already_built(built, second
         SELECT layer, count(DISTINCT filter) AS filters FROM filter_stats WHERE backbone = 'smallcnn-w4-s0-e1' GROUP BY 1 ORDER BY 1""",
     ).to_pylist()
     assert rows == [{"layer": "features.2", "filters": 12}, {"layer": "features.3", "filters": 16}]
+
+
+def test_every_backbone_and_layer_gets_its_report_and_the_store_an_index_of_them(built, second_backbone, second_layer):
+    store, first = built
+    built_reports = {(FIRST, "features.3"), (SECOND, "features.3"), (FIRST, "features.2")}
+    assert set(second_layer.reports) == {"features.3", "features.2"}
+    for index in [*first.reports.values(), *second_backbone.reports.values(), *second_layer.reports.values()]:
+        assert Path(index).is_file()
+    index = (Path(store) / "report" / "index.html").read_text()
+    for backbone, layer in built_reports:
+        assert f'href="{backbone}/{layer}/index.html"' in index
+        assert (Path(store) / "report" / backbone / layer / "filters.html").is_file()
 
 
 def test_cli_sql_formats(built, capsys):
