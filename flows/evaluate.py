@@ -20,6 +20,8 @@ from filterspeak.evaluation import failure_recall
 from filterspeak.evaluation.report import EvaluationRecord
 from filterspeak.flows.build import build
 from filterspeak.options import BuildOptions
+from filterspeak.report.publish import publish_report
+from filterspeak.storage.evaluations import save_evaluation
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.evaluate_build import METRICS, BuildEvaluation, check_metrics, evaluate_randomization, evaluate_stages
 from filterspeak.tasks.graph import BuildView, open_build, run_graph
@@ -196,4 +198,8 @@ def evaluate(
             variant_known = _variant(paths, known, changes, progress) if known is not None else None
             variant_metrics, _ = _flatten(evaluate_stages(variant, device, variant_known, per_variant, references=False), per_variant)
             result.variants.append({"name": name, "changes": changes, "metrics": variant_metrics})
+    # the store keeps it for the build's report, whose overview plots it from now on
+    save_evaluation(paths, base.backbone, base.layer, base.result("explanations").manifest.fingerprint, result.to_json())
+    if "report" in base.produced.by_stage:
+        publish_report(paths, base.backbone, base.layer)
     return result

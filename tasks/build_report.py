@@ -65,7 +65,7 @@ def compute(inputs: Inputs, params: ReportParams, context: Context, output: Stag
     site = output.file("site", SITE)
     site.mkdir(parents=True, exist_ok=True)
     thumbnails = Thumbnails(store_root(output) / "thumbnails", params.image_size, params.resize)
-    content = collect(inputs, params.sizes, params.response, f"{context.backbone} · {context.layer}", params.dataset, site, thumbnails)
+    content = collect(inputs, params.sizes, params.response, context.backbone, context.layer, params.dataset, site, thumbnails)
     pages.write_pages(content, site)
     files = sorted(p for p in site.rglob("*") if p.is_file())
     listing = pd.DataFrame(

@@ -75,6 +75,38 @@ _ROWS = (
 )
 
 
+# The baselines a figure is plotted against: row key -> (baseline's name, its key).
+BASELINES = {
+    "grounding_accuracy": ("best baseline", "grounding_best_baseline"),
+    "retrieval_map": ("class prior", "retrieval_class_prior_map"),
+    "retrieval_varying_map": ("class prior", "retrieval_varying_class_prior_map"),
+    "failure_attribute_recall": ("shuffled vocabulary", "failure_attribute_recall_shuffled"),
+}
+
+
+def headline_figures(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """The table's rows that have a value: name, value, baseline (name and value), target, met."""
+    figures = []
+    for key, label, _baseline in _ROWS:
+        value = metrics.get(key)
+        if not _finite(value):
+            continue
+        baseline_name, baseline_key = BASELINES.get(key, ("", None))
+        baseline = metrics.get(baseline_key) if baseline_key else None
+        target = TARGETS.get(key)
+        figures.append(
+            {
+                "name": label,
+                "value": float(value),
+                "baseline_name": baseline_name,
+                "baseline": float(baseline) if _finite(baseline) else None,
+                "target": f"{target[0]} {target[1]:g}" if target else "",
+                "met": target_met(key, value),
+            }
+        )
+    return figures
+
+
 def markdown_table(record: EvaluationRecord) -> str:
     lines = ["| metric | value | baseline | target | met |", "|---|---|---|---|---|"]
     targets = record.targets()

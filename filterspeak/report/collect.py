@@ -118,7 +118,9 @@ class _Pictures:
         return c.Picture(f"{THUMBS}/{image_id}.jpg", alt, overlay, caption, href)
 
 
-def collect(inputs, sizes: Sizes, response_name: str, title: str, dataset: str, site: Path, thumbnails: Thumbnails) -> c.Site:
+def collect(
+    inputs, sizes: Sizes, response_name: str, backbone: str, layer: str, dataset: str, site: Path, thumbnails: Thumbnails
+) -> c.Site:
     """The report's content; its pictures are written under `site` (thumbnails linked from `thumbnails`)."""
     build = _read(inputs, response_name)
     pictures = _Pictures(site, thumbnails, inputs, build.images)
@@ -284,6 +286,7 @@ def collect(inputs, sizes: Sizes, response_name: str, title: str, dataset: str, 
 
     confusions, failures_note = _confusions(inputs, build, test, sizes, pictures, decision_href)
     accuracy_all = float(test["correct"].mean()) if len(test) else float("nan")
+    title = f"{backbone} · {layer}"
     overview = c.Overview(
         title=title,
         facts=[
@@ -295,7 +298,7 @@ def collect(inputs, sizes: Sizes, response_name: str, title: str, dataset: str, 
             c.Fact("decisions decomposed by", str(inputs.metrics("predictions").get("decomposition", ""))),
         ],
         evaluation=[],
-        evaluation_command="filterspeak evaluate --store STORE",
+        evaluation_command=f"filterspeak evaluate --store STORE --backbone {backbone} --layer {layer}",
         example_sentences=list(inputs.metrics("explanations").get("examples", [])),  # the ones the build prints
     )
     return c.Site(

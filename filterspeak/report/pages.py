@@ -59,6 +59,17 @@ def write_pages(site: Site, folder: Path) -> list[Path]:
     return written
 
 
+EVALUATION = ("<!--evaluation-->", "<!--/evaluation-->")  # where index.html's evaluation section sits
+
+
+def with_evaluation(index_html: str, figures: list[EvaluationFigure], command: str) -> str:
+    """`index_html` with its evaluation section drawn again from `figures`: how a published report
+    shows the store's latest evaluation of its build without rebuilding the report."""
+    start, end = (index_html.index(marker) for marker in EVALUATION)
+    section = environment().get_template("evaluation.html").render(o={"evaluation": figures, "evaluation_command": command})
+    return index_html[: start + len(EVALUATION[0])] + section + index_html[end:]
+
+
 def write_reports_index(entries: list[OtherReport], folder: Path) -> Path:
     """`folder/index.html`: a link to each (backbone, layer) report of one store."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,8 +15,10 @@ import tempfile
 from pathlib import Path
 
 from filterspeak.errors import FilterSpeakError
-from filterspeak.report.content import OtherReport
+from filterspeak.evaluation.report import headline_figures
+from filterspeak.report.content import EvaluationFigure, OtherReport
 from filterspeak.report.pictures import link_or_copy
+from filterspeak.storage.evaluations import load_evaluation
 from filterspeak.storage.paths import StorePaths, safe_segment
 
 MARKER = ".filterspeak-report"  # names the build a published folder came from; only such folders are replaced
@@ -30,8 +32,10 @@ def report_folder(paths: StorePaths, backbone: str, layer: str) -> Path:
     return paths.root / "report" / safe_segment(backbone) / safe_segment(layer)
 
 
-def _copy_site(site: Path, target: Path, origin: dict) -> None:
-    """`site` as `target`: linked into a sibling folder, then renamed over the old one."""
+def _copy_site(site: Path, target: Path, origin: dict, index_html: str | None = None) -> None:
+    """`site` as `target`: linked into a sibling folder, then renamed over the old one; with
+    `index_html`, its index.html is that text instead (a new file: the link's target is the
+    stored stage output, which must not change)."""
     if target.exists() and any(target.iterdir()) and not (target / MARKER).exists():
         raise ReportFolderError(f"{target} exists and is not a FilterSpeak report: choose an empty or new folder for --out")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +48,9 @@ def _copy_site(site: Path, target: Path, origin: dict) -> None:
             if file.is_file():
                 link_or_copy(file, staging / file.relative_to(site))
         (staging / MARKER).write_text(json.dumps(origin, indent=2) + "\n")
+        if index_html is not None:
+            (staging / "index.html").unlink()
+            (staging / "index.html").write_text(index_html, encoding="utf-8")
         old = None
         if target.exists():
             old = target.parent / f".{target.name}.old-{os.getpid()}"
@@ -66,10 +73,27 @@ def publish_report(paths: StorePaths, backbone: str | None = None, layer: str | 
     result = build.result("report")
     target = Path(out) if out is not None else report_folder(paths, build.backbone, build.layer)
     origin = {"backbone": build.backbone, "layer": build.layer, "report": result.manifest.fingerprint}
-    _copy_site(result.file_path("site"), target.resolve(), origin)
+    site = result.file_path("site")
+    _copy_site(site, target.resolve(), origin, _index_with_evaluation(paths, build, site))
     if out is None:
         write_store_index(paths)
     return target / "index.html"
+
+
+def evaluation_figures(record: dict) -> list[EvaluationFigure]:
+    """The stored evaluation's headline figures, each with its baseline and target."""
+    return [EvaluationFigure(**figure) for figure in headline_figures(record)]
+
+
+def _index_with_evaluation(paths: StorePaths, build, site: Path) -> str | None:
+    """The site's index.html with the store's evaluation of this build, if there is one."""
+    from filterspeak.report.pages import with_evaluation
+
+    record = load_evaluation(paths, build.backbone, build.layer, build.result("explanations").manifest.fingerprint)
+    if record is None:
+        return None
+    command = f"filterspeak evaluate --store {paths.location} --backbone {build.backbone} --layer {build.layer}"
+    return with_evaluation((site / "index.html").read_text(encoding="utf-8"), evaluation_figures(record), command)
 
 
 def write_store_index(paths: StorePaths) -> Path:

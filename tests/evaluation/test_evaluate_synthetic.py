@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from filterspeak.flows.cli import main
+from filterspeak.report import publish
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.evaluate_build import evaluate_stages
 from filterspeak.tasks.graph import BuildView, open_build
@@ -102,3 +103,19 @@ def test_evaluate_prints_the_table_and_writes_the_json_keys(evaluated):
     ):
         assert isinstance(saved[key], float), key
     assert set(saved["targets"]) >= {"known_filter_top1", "deletion_ratio", "randomization_overlap"}
+
+
+def test_the_builds_report_plots_the_evaluation_against_its_baselines(evaluated):
+    store, _, saved = evaluated
+    paths = StorePaths.at(store)
+    base = open_build(paths)
+    published = (publish.report_folder(paths, base.backbone, base.layer) / "index.html").read_text()
+    figures = published[published.index('id="evaluation"') :]
+    for label, key, baseline in [
+        ("Retrieval mAP", "retrieval_map", "retrieval_class_prior_map"),
+        ("Grounding accuracy", "grounding_accuracy", "grounding_best_baseline"),
+    ]:
+        assert f">{label}<" in figures and f">{saved[key]:.3f}<" in figures and f">{saved[baseline]:.3f}<" in figures
+    # the stored stage output is left as it was built: the evaluation is added to the published copy
+    stored = (base.result("report").file_path("site") / "index.html").read_text()
+    assert "no evaluation of this build yet" in stored and "no evaluation of this build yet" not in published

@@ -204,6 +204,7 @@ def test_pretrained_backbone_with_other_classes_gets_a_trained_head(tmp_path, pr
         "pdfs",
         "attribute_scores",
         "explanations",
+        "report",
         "failures",
     ]
     assert report.metrics["decomposition"] == "linear_gap" and report.metrics["filters"] == 512

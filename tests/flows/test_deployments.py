@@ -165,7 +165,7 @@ def test_deploy_from_prefect_yaml_and_run_through_a_worker(prefect_server, tmp_p
     ).to_pylist()[0]
     assert counts["images"] == 12 * 8
     assert counts["filter_attributes"] > 0 and counts["explanations"] > 0
-    assert counts["stages"] == 9
+    assert counts["stages"] == 10
 
     artifacts = _artifacts(api, build_run["id"])
     assert {BUILD_STAGES_KEY, BUILD_SUMMARY_KEY} <= set(artifacts)
@@ -180,10 +180,13 @@ def test_deploy_from_prefect_yaml_and_run_through_a_worker(prefect_server, tmp_p
         "attribute_scores",
         "explanations",
         "failures",
+        "report",
     ]
     assert all(row["state"] == "recomputed" for row in stages)
     assert "images 96" in stages[0]["rows"]
     assert "test accuracy" in artifacts[BUILD_SUMMARY_KEY]["data"]
+    (report_index,) = (Path(store) / "report").glob("*/*/index.html")  # the build's one report
+    assert f"]({report_index.as_uri()})" in artifacts[BUILD_SUMMARY_KEY]["data"]  # the run links it
 
     image = query(StorePaths(store), "SELECT path FROM images WHERE split = 'test' LIMIT 1").to_pylist()[0]["path"]
     explain_run = _run_deployment(api, env, "explain/on-demand", store=str(store), images=[image])

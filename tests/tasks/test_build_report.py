@@ -39,7 +39,7 @@ def collected(build, tmp_path_factory):
     params = build_report.params_from(build.options)
     thumbnails = Thumbnails(build.paths.root / "thumbnails", params.image_size, params.resize)
     inputs = build.produced.inputs().for_stage(build_report.STAGE)
-    content = collect(inputs, Sizes(), params.response, "title", params.dataset, site, thumbnails)
+    content = collect(inputs, Sizes(), params.response, build.backbone, build.layer, params.dataset, site, thumbnails)
     return content, site, thumbnails
 
 
