@@ -204,8 +204,8 @@ def test_pretrained_backbone_with_other_classes_gets_a_trained_head(tmp_path, pr
         "pdfs",
         "attribute_scores",
         "explanations",
-        "report",
         "failures",
+        "report",
     ]
     assert report.metrics["decomposition"] == "linear_gap" and report.metrics["filters"] == 512
     paths = StorePaths(tmp_path / "store")
