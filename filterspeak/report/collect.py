@@ -75,7 +75,7 @@ def _read(inputs, response_name: str) -> _Build:
     head = inputs.read("head_weights") if "head_weights" in inputs.producers else None
     return _Build(
         images=images,
-        class_names={int(k): str(v) for k, v in zip(classes["class_id"], classes["name"])},
+        class_names={int(k): str(v).replace("_", " ") for k, v in zip(classes["class_id"], classes["name"])},  # as sentences write them
         phrases=attributes["phrase"].tolist(),
         frequency=attributes["document_frequency"].to_numpy(),
         pdf=filter_attribute_pdf(inputs, num_filters, len(attributes)),
@@ -211,7 +211,7 @@ def collect(
                         int(i),
                         f"image {int(i)}",
                         f"{ATTRIBUTE_MAPS}/{a}-{int(i)}.png",
-                        f"p = {scores[test.index.get_loc(i), a]:.3f}",
+                        f"p = {scores[test.index.get_loc(i), a]:.3g}",
                         decision_href(i),
                     )
                     for i in attribute_tops[a]
@@ -384,6 +384,7 @@ def _confusions(inputs, build: _Build, test: pd.DataFrame, sizes: Sizes, picture
         pictures.link(this_way + other_way)
         sections.append(
             c.ConfusionSection(
+                anchor=c.confusion_anchor(t, p),
                 true_class=c.Link(names[t], f"classes.html#{c.class_anchor(t)}"),
                 predicted_class=c.Link(names[p], f"classes.html#{c.class_anchor(p)}"),
                 count=int(row.count),
@@ -393,7 +394,7 @@ def _confusions(inputs, build: _Build, test: pd.DataFrame, sizes: Sizes, picture
                     c.Bar(
                         str(r.phrase),
                         float(r.score),
-                        f"{r.score:.3f}",
+                        f"{r.score:.3g}",
                         f"attributes.html#{c.attribute_anchor(int(r.attribute_id))}",
                         str(r.direction),
                     )

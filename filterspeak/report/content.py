@@ -38,6 +38,10 @@ def image_anchor(image_id: int) -> str:
     return f"image-{image_id}"
 
 
+def confusion_anchor(true_class_id: int, predicted_class_id: int) -> str:
+    return f"confusion-{true_class_id}-{predicted_class_id}"
+
+
 @dataclass(frozen=True)
 class Link:
     text: str
@@ -149,6 +153,7 @@ class DecisionCard:
 
 @dataclass(frozen=True)
 class ConfusionSection:
+    anchor: str  # confusion_anchor(true class id, predicted class id)
     true_class: Link
     predicted_class: Link
     count: int

@@ -16,7 +16,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from filterspeak.report.content import PAGES, Bar, ConfusionSection, EvaluationFigure, OtherReport, Site
+from filterspeak.report.content import PAGES, Bar, EvaluationFigure, OtherReport, Site
 
 HERE = Path(__file__).parent
 STATIC = ("report.css", "report.js")  # copied to <site>/static/
@@ -36,9 +36,7 @@ def environment() -> Environment:
         loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined
     )
     env.filters["bars_svg"] = bars_svg
-    env.globals.update(
-        bars_svg=bars_svg, evaluation_svg=evaluation_svg, confusion_anchor=confusion_anchor, phrases_of=phrases_of, PAGES=PAGES
-    )
+    env.globals.update(bars_svg=bars_svg, evaluation_svg=evaluation_svg, phrases_of=phrases_of, PAGES=PAGES)
     return env
 
 
@@ -82,14 +80,6 @@ def write_reports_index(entries: list[OtherReport], folder: Path) -> Path:
 def phrases_of(bars: list[Bar]) -> str:
     """A filter card's `data-phrases`: what the search box matches, lowercase, "|"-separated."""
     return "|".join(bar.label.lower() for bar in bars)
-
-
-def confusion_anchor(section: ConfusionSection, index: int = 0) -> str:
-    """`confusion-T-P`, the class ids read from the sections' class links (`classes.html#class-T`)."""
-    ids = [re.search(r"#class-(\d+)$", link.href) for link in (section.true_class, section.predicted_class)]
-    if all(ids):
-        return f"confusion-{ids[0].group(1)}-{ids[1].group(1)}"
-    return f"confusion-{index}"
 
 
 def _number(value: float) -> str:

@@ -177,3 +177,18 @@ def test_the_stores_index_lists_every_backbone_and_layer(tmp_path):
     html = publish.write_store_index(paths).read_text()
     for backbone, layer in [("net-a", "features.3"), ("net-a", "features.7"), ("net-b", "layer4")]:
         assert f'href="{backbone}/{layer}/index.html"' in html and layer in html
+
+
+def test_a_build_recorded_before_the_report_stage_is_told_to_rebuild(default_store, tmp_path, capsys):
+    store, _ = default_store
+    older = tmp_path / "older"
+    (older / "builds").mkdir(parents=True)
+    (older / "stages").symlink_to(Path(store) / "stages")
+    for record in (Path(store) / "builds").glob("*.json"):
+        value = json.loads(record.read_text())
+        value.get("stages", {}).pop("report", None)
+        (older / "builds" / record.name).write_text(json.dumps(value))
+    capsys.readouterr()
+    assert main(["report", "--store", str(older)]) == 2
+    assert "predates the HTML report" in capsys.readouterr().err
+    assert not (older / "report").exists()
