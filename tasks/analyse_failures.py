@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from filterspeak.errors import at_least_one
 from filterspeak.interpret import failures
 from filterspeak.storage.cache import StageOutput
 from filterspeak.storage.schemas import BACKBONE_LAYER, F64, I32, I64, STR, table
@@ -170,35 +169,3 @@ STAGE = StageSpec(
         "images": ("image_id", "split", "class_id"),
     },
 )
-
-
-# ---- reading the analysis back (`filterspeak failures`) ----------------------------------------
-
-
-def top_confusions(build, top: int) -> list[dict]:
-    """The `top` most frequent confusions of a finished build (a BuildView), each with its
-    sentence and ranked attributes, as `filterspeak failures --json` prints them."""
-    from filterspeak.tasks.graph import require_stage  # the graph imports this module
-
-    at_least_one("--top", top)
-    require_stage(build, STAGE.name, "the failure analysis")
-    confusions = build.read("confusions").sort_values(["count", "true_class_id", "predicted_class_id"], ascending=[False, True, True])
-    attributes = build.read("confusion_attributes").sort_values("rank")
-    by_pair = {key: group for key, group in attributes.groupby(["true_class_id", "predicted_class_id"])}
-    names = build.read("classes").set_index("class_id")["name"]
-    out = []
-    for item in confusions.head(top).itertuples():
-        ranked = by_pair.get((item.true_class_id, item.predicted_class_id), attributes.iloc[:0])
-        out.append(
-            {
-                "true_class": names[item.true_class_id],
-                "predicted_class": names[item.predicted_class_id],
-                "count": int(item.count),
-                "rate": round(float(item.rate), 4),
-                "sentence": item.sentence,
-                "attributes": [
-                    {"phrase": a.phrase, "score": round(float(a.score), 4), "direction": a.direction} for a in ranked.itertuples()
-                ],
-            }
-        )
-    return out

@@ -234,7 +234,7 @@ class BuildView:
     @property
     def attribute_map_weights(self) -> np.ndarray:
         """(A, F) p(f|a): the weights of the heat maps M_a (readers.attribute_map_weights)."""
-        return attribute_map_weights(self, self.options.response)
+        return attribute_map_weights(self, self.pdf, self.options.response)
 
     def model(self):
         """The build's network: the built-in backbone's trained weights, any other from its verified file."""

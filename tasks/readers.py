@@ -90,13 +90,12 @@ def attribute_score_matrix(source, image_ids: np.ndarray, num_attributes: int) -
     return matrix
 
 
-def attribute_map_weights(source, response_name: str) -> np.ndarray:
-    """(A, F) p(f|a) ∝ p(a|f) p(f), p(f) from the train images' responses: the weights of the heat
-    maps M_a that `explain --heatmaps` and the report draw and the grounding metric scores."""
+def attribute_map_weights(source, pdf: np.ndarray, response_name: str) -> np.ndarray:
+    """(A, F) p(f|a) ∝ p(a|f) p(f) from `pdf` (F, A), p(f) from the train images' responses: the
+    weights of the heat maps M_a that `explain --heatmaps` and the report draw and the grounding
+    metric scores."""
     from filterspeak.interpret.heatmaps import filter_given_attribute, filter_prior
     from filterspeak.interpret.responses import response
 
-    num_filters = int(source.metrics("filter_responses")["filters"])
-    pdf = filter_attribute_pdf(source, num_filters, len(source.read("attributes", ["attribute_id"])))
     responses = response_matrix(source, "filter_responses", response(response_name).column, split_ids(source, "train"))
     return filter_given_attribute(pdf, filter_prior(responses))

@@ -71,6 +71,7 @@ def _read(inputs, response_name: str) -> _Build:
     classes = inputs.read("classes", ["class_id", "name"])
     attributes = inputs.read("attributes", ["attribute_id", "phrase", "document_frequency"]).sort_values("attribute_id")
     num_filters = int(inputs.metrics("filter_responses")["filters"])
+    pdf = filter_attribute_pdf(inputs, num_filters, len(attributes))
     predictions = inputs.read("predictions").set_index("image_id")
     head = inputs.read("head_weights") if "head_weights" in inputs.producers else None
     return _Build(
@@ -78,8 +79,8 @@ def _read(inputs, response_name: str) -> _Build:
         class_names={int(k): str(v).replace("_", " ") for k, v in zip(classes["class_id"], classes["name"])},  # as sentences write them
         phrases=attributes["phrase"].tolist(),
         frequency=attributes["document_frequency"].to_numpy(),
-        pdf=filter_attribute_pdf(inputs, num_filters, len(attributes)),
-        weights=attribute_map_weights(inputs, response_name),
+        pdf=pdf,
+        weights=attribute_map_weights(inputs, pdf, response_name),
         stats=inputs.read("filter_stats", ["filter", "selectivity", "entropy"]).set_index("filter"),
         predictions=predictions.loc[predictions.index.intersection(split_ids(inputs, "test"))],
         head=head,
