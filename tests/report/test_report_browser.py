@@ -32,12 +32,17 @@ def artifacts(name: str) -> Path:
 @pytest.fixture(scope="module")
 def browser():
     """One headless Chromium for the module's tests."""
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`, as .ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    missing = (
+        None if CHROMIUM.exists() else f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`, as .ci/run does)"
+    )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = missing or 'Playwright for Python is missing: pip install -e ".[test]"'
+    if missing:
+        if os.environ.get("CI"):  # CI installs both: there a missing browser is a failure, not a skip
+            pytest.fail(missing)
+        pytest.skip(missing)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"], headless=True)
         yield browser
