@@ -204,7 +204,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print("\nVariants (one option changed at a time from the defaults):\n")
         print(variants_table(record.variants))
     if args.json_path:
-        Path(args.json_path).write_text(json.dumps(record.to_json(), indent=2, default=float) + "\n")
+        Path(args.json_path).write_text(json.dumps(record.to_json(), indent=2, default=float, allow_nan=False) + "\n")
         print(f"\nwrote {args.json_path}")
     return 0
 

@@ -108,13 +108,21 @@ def _flatten(result: BuildEvaluation, chosen: tuple[str, ...]) -> tuple[dict[str
             metrics.update(grounding_best_filter=g.best_filter, grounding_part_locator=g.part_locator)
     if result.retrieval is not None:
         r = result.retrieval
+        if not r.varying_attributes:  # NaN otherwise, which strict JSON readers (jq, JavaScript) reject
+            notes["retrieval_varying"] = (
+                "no attribute varies within a class (class-level captions, such as CUB's derived ones): "
+                "within-class retrieval has nothing to rank"
+            )
+        varying = {
+            "retrieval_varying_map": r.varying_map,
+            "retrieval_varying_class_prior_map": r.varying_class_prior_map,
+            "retrieval_varying_margin": r.varying_map - r.varying_class_prior_map,
+        }
+        metrics.update({key: value if r.varying_attributes else None for key, value in varying.items()})
         metrics.update(
             retrieval_map=r.map,
             retrieval_class_prior_map=r.class_prior_map,
             retrieval_random_map=r.random_map,
-            retrieval_varying_map=r.varying_map,
-            retrieval_varying_class_prior_map=r.varying_class_prior_map,
-            retrieval_varying_margin=r.varying_map - r.varying_class_prior_map,
             retrieval_attributes=r.attributes,
             retrieval_varying_attributes=r.varying_attributes,
             retrieval_probe_map=r.probe_map,

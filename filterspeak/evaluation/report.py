@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 #: Acceptance targets on the synthetic default build: key → (comparison, threshold, what it compares to).
 TARGETS: dict[str, tuple[str, float, str | None]] = {
     "known_filter_top1": (">=", 0.90, None),
@@ -44,7 +46,24 @@ class EvaluationRecord:
         return {key: target_met(key, self.metrics.get(key)) for key in TARGETS}
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.metrics, "targets": self.targets(), "notes": self.notes, "context": self.context, "variants": self.variants}
+        """Strict JSON: a value that is not a finite number (NaN, ±inf) is written as null, with a
+        note naming it, since jq and JavaScript reject NaN."""
+        notes = dict(self.notes)
+        document = {**self.metrics, "targets": self.targets(), "context": self.context, "variants": self.variants}
+        document = _finite_or_null(document, "", notes)
+        return {**document, "notes": notes}
+
+
+def _finite_or_null(value: Any, key: str, notes: dict[str, str]) -> Any:
+    """`value` with every non-finite float (at any depth) replaced by None and noted under its key."""
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v, f"{key}.{k}" if key else str(k), notes) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(v, f"{key}[{i}]", notes) for i, v in enumerate(value)]
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        notes.setdefault(key, f"not a finite number ({value}): written as null")
+        return None
+    return value
 
 
 def _number(value: Any) -> str:
@@ -131,7 +150,7 @@ def markdown_table(record: EvaluationRecord) -> str:
             f"| {label} | {_number(value)} | {baseline_label[baseline](record.metrics) if baseline else ''} | "
             f"{f'{target[0]} {target[1]:g}' if target else ''} | {'' if met is None else ('yes' if met else 'NO')} |"
         )
-    for key, note in record.notes.items():
+    for key, note in record.to_json()["notes"].items():  # why a value is missing (n/a), NaNs included
         lines.append(f"\n- {key}: {note}")
     return "\n".join(lines)
 
