@@ -8,18 +8,16 @@ file reads as None and training starts from the beginning.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from filterspeak.storage.atomic import atomic_write
+
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(state, temporary)
-    os.replace(temporary, path)
+    atomic_write(path, lambda stream: torch.save(state, stream))
 
 
 # What torch.load(weights_only=True) raises on a damaged file (tried on torch 2.x by truncating a

@@ -4,15 +4,15 @@ written atomically (temp + rename), so a reader never sees half a file."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from filterspeak.storage.atomic import atomic_write
+
 
 def write_json(path: Path, value: Any) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(value, indent=2, sort_keys=True))
-    os.replace(temporary, path)
+    text = json.dumps(value, indent=2, sort_keys=True).encode()
+    atomic_write(path, lambda stream: stream.write(text))
 
 
 def read_json(path: Path) -> Any | None:

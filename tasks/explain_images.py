@@ -7,7 +7,7 @@ scores), titled with the phrase.
 
 from __future__ import annotations
 
-import os
+import functools
 import re
 import tempfile
 from collections import Counter
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from filterspeak.backbones import images as image_loading
 from filterspeak.backbones.devices import resolve_device
@@ -25,6 +25,7 @@ from filterspeak.interpret.decisions import explain_decisions
 from filterspeak.interpret.heatmap_images import heat_map_image
 from filterspeak.interpret.heatmaps import heat_maps
 from filterspeak.interpret.sentences import CitedAttribute
+from filterspeak.storage.atomic import atomic_write
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.decisions import head_of
 from filterspeak.tasks.graph import BuildView, open_build
@@ -89,18 +90,6 @@ def heat_map_file(folder: Path, stem: str, rank: int, phrase: str) -> Path:
     return folder / f"{stem}-{rank}-{words or 'attribute'}.png"
 
 
-def _write_png(picture: Image.Image, target: Path) -> None:
-    """Atomically: a temporary file in the same folder, renamed over `target` once complete."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".heatmap-", suffix=".png.tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            picture.save(stream, format="PNG")
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _write_heat_maps(
     folder: Path, build: BuildView, image_files: Sequence[str | Path], batch: torch.Tensor, feature_maps: torch.Tensor, cited: list
 ) -> list[list[tuple[str, str]]]:
@@ -118,7 +107,8 @@ def _write_heat_maps(
                 image = batch[i].permute(1, 2, 0).numpy()
                 for rank, (attribute, heat) in enumerate(zip(attributes, maps), 1):
                     target = heat_map_file(folder, stem, rank, attribute.phrase)
-                    _write_png(heat_map_image(image, heat, attribute.phrase), target)
+                    picture = heat_map_image(image, heat, attribute.phrase)
+                    atomic_write(target, functools.partial(picture.save, format="PNG"))
                     files.append((attribute.phrase, str(target)))
             written.append(files)
     except OSError as error:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,24 +20,11 @@ from PIL import Image
 
 from filterspeak.backbones.images import load_image
 from filterspeak.interpret.heatmap_images import colourise
+from filterspeak.storage.atomic import atomic_write
 
 THUMBNAIL = 128  # the largest thumbnail side, in pixels (pages show them at 112 or 192 CSS pixels)
 DIMMED = 0.8  # opacity of the black over where a filter does not fire at all
 HEAT_ALPHA = 0.5  # opacity of a heat map's colours (filterspeak.interpret.heatmap_images.ALPHA)
-
-
-def _atomic_write(path: Path, save) -> None:
-    """`save(stream)` into a temporary sibling renamed over `path`: a reader (another report run,
-    a browser) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            save(stream)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class Thumbnails:
@@ -62,7 +48,7 @@ class Thumbnails:
         seen = Image.fromarray(load_image(file, self.image_size, self.resize))
         if seen.size != (self.size, self.size):
             seen = seen.resize((self.size, self.size), Image.Resampling.LANCZOS)
-        _atomic_write(target, lambda stream: seen.save(stream, format="JPEG", quality=85))
+        atomic_write(target, lambda stream: seen.save(stream, format="JPEG", quality=85))
 
     def cached(self, files: list[str]) -> list[Path]:
         """The cached thumbnail of each file, making the missing ones (in `workers` threads: PIL

@@ -65,19 +65,6 @@ def test_file_names_are_safe_and_unique_when_stems_match():
     assert explain_images.heat_map_file(Path("out"), "bird", 1, "ñ") == Path("out/bird-1-attribute.png")
 
 
-def test_a_failed_write_leaves_no_partial_png(tmp_path, monkeypatch):
-    picture = Image.new("RGB", (8, 8))
-
-    def disk_full(self, stream, *args, **kwargs):
-        stream.write(b"\x89PNG half")
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(Image.Image, "save", disk_full)
-    with pytest.raises(OSError, match="No space"):
-        explain_images._write_png(picture, tmp_path / "bird-1-red-crown.png")
-    assert _files(tmp_path) == set()
-
-
 # ---- on the default synthetic build --------------------------------------------------------
 
 
