@@ -43,6 +43,7 @@ from filterspeak.datasets.synthetic_spec import (
 )
 from filterspeak.errors import OptionError
 from filterspeak.progress import iterate
+from filterspeak.storage.atomic import atomic_write
 
 __all__ = [
     "CLASS_CATALOGUE",
@@ -237,16 +238,18 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     ``np.savez_compressed`` stamps entries with the current time, which would make the archive's
     content hash differ between otherwise identical runs.
     """
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, array in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue(), compresslevel=6)
-    tmp.replace(path)
+
+    def save(stream) -> None:
+        with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, array in arrays.items():
+                buf = io.BytesIO()
+                np.lib.format.write_array(buf, np.ascontiguousarray(array), allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, buf.getvalue(), compresslevel=6)
+
+    atomic_write(path, save)
 
 
 def _save_png(image: np.ndarray, path: Path) -> None:
