@@ -22,6 +22,7 @@ from filterspeak.datasets.registry import available_datasets
 from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.datasets.synthetic_spec import MAX_CONFUSABLE_PAIRS
 from filterspeak.errors import OptionError
+from filterspeak.interpret.estimators import ESTIMATORS
 from filterspeak.interpret.filter_pdfs import PRIOR_CORRECTIONS
 from filterspeak.interpret.responses import RESPONSES
 
@@ -123,6 +124,13 @@ class BuildOptions:
     )
     top_k_images: int = option(0, "images per filter used for p(x|f) (0 = all train images)", minimum=0)
     prior_correction: str = option("pmi", "correct p(a|f) for the attribute prior p(a)", choices=PRIOR_CORRECTIONS)
+    estimator: str = option(
+        "counting",
+        "how p(a|f) is estimated from the captions: counting = one co-occurrence pass; em = the latent-variable "
+        "model p(a|x) = sum_f p(a|f) p(f|x) fitted by EM from the count (docs/evaluation.md compares them)",
+        choices=ESTIMATORS,
+    )
+    em_tolerance: float = option(1e-4, "EM stops when the caption log-likelihood per image gains less than this", minimum=0.0)
     sentence_attributes: int = option(3, "attributes cited per sentence", minimum=1)
     min_relative_score: float = option(
         0.3, "cite an attribute only if its score is at least this fraction of the top attribute's", minimum=0.0

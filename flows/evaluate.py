@@ -31,7 +31,7 @@ from filterspeak.tasks.stage import Context
 #: DESIGN.md's open choices, each changed alone from the defaults: every allowed value of each
 #: method option (from its declaration, so a new response or correction is evaluated too), and
 #: p(x|f) over the top 20 images instead of all.
-METHOD_OPTIONS = ("response", "prior_correction", "attribute_weighting")
+METHOD_OPTIONS = ("response", "prior_correction", "attribute_weighting", "estimator")
 
 
 def _variants() -> tuple[tuple[str, dict[str, Any]], ...]:

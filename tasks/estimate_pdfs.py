@@ -1,4 +1,5 @@
-"""Stage `pdfs`: co-occurrence → p(a|f) (filter_attributes), filter_stats, class_attributes."""
+"""Stage `pdfs`: co-occurrence → p(a|f) (filter_attributes), filter_stats, class_attributes, and the
+caption log-likelihood of the estimate (estimator_runs: one row for counting, one per EM step)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
-from filterspeak.interpret import filter_pdfs
-from filterspeak.interpret.responses import GAP, RESPONSES
+from filterspeak.interpret import estimators, filter_pdfs
+from filterspeak.interpret.decomposition import positive_shares
+from filterspeak.interpret.responses import GAP, RESPONSES, response
+from filterspeak.progress import Progress
 from filterspeak.storage.cache import StageOutput
 from filterspeak.storage.schemas import BACKBONE_LAYER, F64, I32, I64, table
 from filterspeak.tasks.decisions import head_of
@@ -29,6 +33,7 @@ TABLES = {
         ("max_response", F64),
         partition=BACKBONE_LAYER,
     ),
+    "estimator_runs": table(("iteration", I32), ("log_likelihood", F64), ("gain", F64), partition=BACKBONE_LAYER),
     "class_attributes": table(("class_id", I64), ("attribute_id", I64), ("probability", F64), ("rank", I32), partition=BACKBONE_LAYER),
 }
 
@@ -36,13 +41,57 @@ TABLES = {
 @dataclass(frozen=True)
 class PdfParams:
     prior_correction: str  # one of filter_pdfs.PRIOR_CORRECTIONS
+    estimator: str  # one of estimators.ESTIMATORS
+    response: str  # s_f(x) of p(f|x) in the caption likelihood: a name in RESPONSES
+    em_tolerance: float | None  # EM only (None for counting, so its key does not depend on it)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def params_from(options, inputs: Inputs | None = None) -> PdfParams:
-    return PdfParams(prior_correction=options.prior_correction)
+    em = options.estimator == "em"
+    return PdfParams(
+        prior_correction=options.prior_correction,
+        estimator=options.estimator,
+        response=options.response,
+        em_tolerance=options.em_tolerance if em else None,
+    )
+
+
+def _caption_chunks(inputs: Inputs, column: str, train_ids: np.ndarray, num_attributes: int) -> estimators.Chunks:
+    """(p(f|x), n(x, a)) of the train images, chunk by chunk in image order: the responses streamed
+    from `filter_responses`, the caption attributes held as one sparse matrix (a few per image)."""
+    pairs = inputs.read("image_attributes", ["image_id", "attribute_id", "probability"])
+    pairs = pairs[pairs["image_id"].isin(train_ids)]
+    counts = sparse.csr_matrix(
+        (pairs["probability"].to_numpy(), (np.searchsorted(train_ids, pairs["image_id"].to_numpy()), pairs["attribute_id"].to_numpy())),
+        shape=(len(train_ids), num_attributes),
+    )
+
+    def chunks():
+        for ids, matrices in vector_chunks(inputs, "filter_responses", [column], train_ids):
+            yield positive_shares(matrices[column]), counts[np.searchsorted(train_ids, ids)]
+
+    return chunks
+
+
+def _estimate(
+    inputs: Inputs, params: PdfParams, counted: np.ndarray, train_ids: np.ndarray, context: Context
+) -> tuple[np.ndarray, list[float]]:
+    """(p(a|f) before the prior correction, the caption log-likelihood per image at each step)."""
+    chunks = _caption_chunks(inputs, response(params.response).column, train_ids, counted.shape[1])
+    if params.estimator == "counting":
+        raw, _ = filter_pdfs.filter_attribute_matrix(counted, np.ones(counted.shape[1]), "none")
+        return raw, [estimators.caption_log_likelihood(raw, chunks)]
+    with Progress(None, "EM on p(a|f)", unit="step", enabled=context.progress) as bar:
+
+        def on_step(_iteration: int, value: float) -> None:
+            bar.update(1)
+            bar.postfix(log_likelihood=f"{value:.5f}")
+
+        run = estimators.fit_em(counted, chunks, params.em_tolerance, on_step=on_step)
+    return run.pdf, run.log_likelihoods
 
 
 def _train_stats(inputs: Inputs, filters: int) -> tuple[np.ndarray, np.ndarray]:
@@ -74,7 +123,18 @@ def compute(inputs: Inputs, params: PdfParams, context: Context, output: StageOu
     prior = attributes.sort_values("attribute_id")["prior"].to_numpy()
     counts = inputs.read("cooccurrence")
     matrix = filter_pdfs.dense_matrix(counts, num_filters, num_attributes, "filter", "attribute_id", "cooccurrence")
-    pdf, lift = filter_pdfs.filter_attribute_matrix(matrix, prior, params.prior_correction)
+    estimate, log_likelihoods = _estimate(inputs, params, matrix, train_ids, context)
+    pdf, lift = filter_pdfs.filter_attribute_matrix(estimate, prior, params.prior_correction)
+    output.write(
+        "estimator_runs",
+        pd.DataFrame(
+            {
+                "iteration": np.arange(len(log_likelihoods), dtype=np.int32),
+                "log_likelihood": log_likelihoods,
+                "gain": np.diff(log_likelihoods, prepend=np.nan),
+            }
+        ),
+    )
 
     filters, attribute_ids = np.nonzero(pdf)
     output.write(
@@ -114,7 +174,12 @@ def compute(inputs: Inputs, params: PdfParams, context: Context, output: StageOu
     frame["rank"] = frame.groupby("class_id")["probability"].rank(ascending=False, method="first").astype(np.int32)
     output.write("class_attributes", frame.sort_values(["class_id", "rank"]))
     output.metrics.update(
-        filters=num_filters, attributes=num_attributes, mean_selectivity=float(selectivity[has_pdf].mean()) if has_pdf.any() else 0.0
+        filters=num_filters,
+        attributes=num_attributes,
+        mean_selectivity=float(selectivity[has_pdf].mean()) if has_pdf.any() else 0.0,
+        estimator=params.estimator,
+        estimator_steps=len(log_likelihoods) - 1,
+        caption_log_likelihood=log_likelihoods[-1],
     )
 
 
@@ -128,6 +193,8 @@ STAGE = StageSpec(
     reads={
         "cooccurrence": ALL_COLUMNS,
         "attributes": ALL_COLUMNS,
+        "image_attributes": ("image_id", "attribute_id", "probability"),
+        "filter_responses": ALL_COLUMNS,
         "images": ("image_id", "split"),
         "classes": ("class_id",),
         "response_stats": ALL_COLUMNS,

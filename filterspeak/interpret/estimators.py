@@ -1,0 +1,89 @@
+"""How p(a|f) is estimated from the captions: the estimators `--estimator` chooses between.
+
+Both read an image's caption attributes as drawn from a mixture over its filters,
+p(a|x) = Σ_f p(a|f) p(f|x) with p(f|x) ∝ s_f(x) (what `attribute_scores`, search and retrieval use).
+- "counting": one pass, p(a|f) ∝ Σ_x p(x|f) p(a|x) (the `cooccurrence` stage);
+- "em": the paper's latent-variable reading, fitted by EM from the counting estimate. The filter
+  behind each caption attribute is latent: responsibilities q(f | x, a) ∝ p(a|f) p(f|x), then
+  p(a|f) ∝ Σ_x n(x, a) q(f | x, a), until the caption log-likelihood per image,
+  (1/N) Σ_x Σ_a n(x, a) log Σ_f p(a|f) p(f|x) over the N train images some filter responds to,
+  gains less than the tolerance.
+Each EM step cannot lower the likelihood; the sums run chunk by chunk in image order, so reruns are
+bit-identical. The prior correction (`--prior-correction`) applies to either result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+ESTIMATORS: tuple[str, ...] = ("counting", "em")
+MAX_EM_ITERATIONS = 500  # a bound, never the usual stop: the tolerance stops EM (tens of steps on the builds measured)
+
+#: (p(f|x) (n, F), n(x, a) (n, A) sparse) for the train images, chunk by chunk in image order.
+Chunks = Callable[[], Iterable[tuple[np.ndarray, sparse.csr_matrix]]]
+
+
+@dataclass
+class EmRun:
+    """p(a|f) (F, A) and the caption log-likelihood per image before each step and after the last."""
+
+    pdf: np.ndarray
+    log_likelihoods: list[float] = field(default_factory=list)
+    converged: bool = False
+
+
+def _explained(shares: np.ndarray, counts: sparse.csr_matrix) -> sparse.csr_matrix:
+    """The chunk's caption attributes of images some filter responds to (the others have p(f|x) = 0
+    for every f, so no filter can explain their words)."""
+    return sparse.diags((shares.sum(axis=1) > 0).astype(np.float64)) @ counts
+
+
+def _step(pdf: np.ndarray, chunks: Chunks) -> tuple[np.ndarray, float, int]:
+    """One EM step: (Σ_x n(x, a) q(f | x, a) as (F, A), Σ n log p(a|x), images) under `pdf`."""
+    expected = np.zeros_like(pdf)
+    log_likelihood, images = 0.0, 0
+    for shares, counts in chunks():
+        counts = _explained(shares, counts).tocoo()
+        mixture = np.einsum("nf,nf->n", shares[counts.row], pdf[:, counts.col].T)  # p(a|x) at each caption attribute
+        keep = mixture > 0
+        log_likelihood += float(counts.data[keep] @ np.log(mixture[keep]))
+        ratio = sparse.csr_matrix(
+            (np.where(keep, counts.data / np.where(keep, mixture, 1.0), 0.0), (counts.row, counts.col)), shape=counts.shape
+        )
+        expected += (ratio.T @ shares).T  # Σ_x p(f|x) n(x, a) / p(a|x)
+        images += int((shares.sum(axis=1) > 0).sum())
+    return expected * pdf, log_likelihood, images  # × p(a|f): Σ_x n(x, a) q(f | x, a)
+
+
+def _rows_normalised(matrix: np.ndarray) -> np.ndarray:
+    totals = matrix.sum(axis=1, keepdims=True)
+    return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+
+
+def fit_em(initial: np.ndarray, chunks: Chunks, tolerance: float, max_iterations: int = MAX_EM_ITERATIONS, on_step=None) -> EmRun:
+    """EM from `initial` (F, A) (the counting estimate), stopping once the log-likelihood per image
+    gains less than `tolerance`; `on_step(iteration, log_likelihood)` reports progress."""
+    run = EmRun(_rows_normalised(initial))
+    for iteration in range(max_iterations + 1):
+        expected, log_likelihood, images = _step(run.pdf, chunks)
+        per_image = log_likelihood / max(images, 1)
+        run.log_likelihoods.append(per_image)
+        if on_step is not None:
+            on_step(iteration, per_image)
+        if iteration and per_image - run.log_likelihoods[-2] < tolerance:
+            run.converged = True
+            break
+        if iteration == max_iterations:
+            break
+        run.pdf = _rows_normalised(expected)
+    return run
+
+
+def caption_log_likelihood(pdf: np.ndarray, chunks: Chunks) -> float:
+    """(1/N) Σ_x Σ_a n(x, a) log p(a|x) of the captions under `pdf` (F, A)."""
+    _, log_likelihood, images = _step(_rows_normalised(pdf), chunks)
+    return log_likelihood / max(images, 1)
