@@ -60,7 +60,7 @@ def _stages_of(paths: StorePaths, options: BuildOptions, layer: str) -> BuildVie
     return open_build(paths, options.backbone_spec.name, layer)
 
 
-def _variant(paths: StorePaths, base: BuildView, changes: dict[str, Any], progress: bool) -> BuildView:
+def method_variant(paths: StorePaths, base: BuildView, changes: dict[str, Any], progress: bool) -> BuildView:
     """The base build with other method options: the same graph, so only the stages whose
     parameters changed (and what reads them) are computed; the rest is reused."""
     options = base.options.replace(**changes)
@@ -164,7 +164,7 @@ def evaluate(
     extra_variants: tuple[tuple[str, dict[str, Any]], ...] = (),
 ) -> EvaluationRecord:
     """Score the build's explanations against ground truth; with `variants`, every method variant
-    too (and `extra_variants`: more (name, option changes) pairs, such as combinations).
+    too, and `extra_variants` (more (name, option changes) pairs, such as combinations) either way.
     `metrics` picks some of known_filters, grounding, retrieval, deletion, randomization, failures."""
     metrics = tuple(metrics)
     check_metrics(metrics)
@@ -200,12 +200,14 @@ def evaluate(
         "test_accuracy": base.metrics("predictions").get("decision_accuracy"),
     }
     per_variant = tuple(m for m in metrics if m != "randomization")
-    if variants and per_variant:
-        for name, changes in VARIANTS + tuple(extra_variants):
-            variant = _variant(paths, base, changes, progress)
-            variant_known = _variant(paths, known, changes, progress) if known is not None else None
-            variant_metrics, _ = _flatten(evaluate_stages(variant, device, variant_known, per_variant, references=False), per_variant)
-            result.variants.append({"name": name, "changes": changes, "metrics": variant_metrics})
+    for name, changes in (VARIANTS if variants else ()) + tuple(extra_variants):
+        variant = method_variant(paths, base, changes, progress)
+        variant_known = method_variant(paths, known, changes, progress) if known is not None else None
+        variant_metrics, _ = _flatten(evaluate_stages(variant, device, variant_known, per_variant, references=False), per_variant)
+        if randomised is not None:  # the same method on the re-initialised network
+            overlap, _ = evaluate_randomization(variant, method_variant(paths, randomised, changes, progress))
+            variant_metrics["randomization_overlap"] = overlap
+        result.variants.append({"name": name, "changes": changes, "metrics": variant_metrics})
     # the store keeps it for the build's report, whose overview plots it from now on
     save_evaluation(paths, base.backbone, base.layer, base.result("explanations").manifest.fingerprint, result.to_json())
     if "report" in base.produced.by_stage:

@@ -188,6 +188,7 @@ VARIANT_COLUMNS = (
     ("retrieval_varying_map", "mAP within-class"),
     ("deletion_ratio", "deletion ratio"),
     ("cited_precision", "cited precision"),
+    ("randomization_overlap", "randomisation overlap"),
 )
 
 

@@ -13,6 +13,9 @@ import numpy as np
 import pytest
 
 from filterspeak.flows.cli import main
+from filterspeak.flows.evaluate import method_variant
+from filterspeak.interpret.estimators import ESTIMATORS
+from filterspeak.options import BuildOptions
 from filterspeak.report import publish
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.evaluate_build import evaluate_stages
@@ -86,6 +89,31 @@ def test_shuffled_attributes_fail_the_floors(evaluated):
     assert broken.known.auprc < FLOORS["known_filter_auprc"]
     assert broken.grounding.accuracy < FLOORS["grounding_accuracy"]
     assert broken.retrieval.map < FLOORS["retrieval_map"]
+
+
+@pytest.mark.parametrize("estimator", [e for e in ESTIMATORS if e != BuildOptions().estimator])
+def test_every_estimator_clears_the_floors_a_shuffled_one_fails(evaluated, estimator):
+    """The default estimator is checked above; each other one on the same build (its variant:
+    only p(a|f) and what reads it are recomputed), then the same variant with shuffled attributes."""
+    store, _, metrics = evaluated
+    paths = StorePaths.at(store)
+    base = open_build(paths)
+    known = open_build(paths, metrics["context"]["known_filter_backbone"])
+    changes = {"estimator": estimator}
+    variant, variant_known = (method_variant(paths, build, changes, progress=False) for build in (base, known))
+    assert variant.options.estimator == estimator
+    assert variant.result("pdfs").metrics["estimator"] == estimator and variant.result("pdfs").metrics["estimator_steps"] > 0
+    chosen = ("known_filters", "grounding", "retrieval")
+    result = evaluate_stages(variant, "cpu", variant_known, chosen, references=False)
+    broken = evaluate_stages(_shuffled(variant), "cpu", _shuffled(variant_known), chosen, references=False)
+    print(estimator, result.known, result.grounding.accuracy, result.retrieval.map, "shuffled:", broken.known, broken.retrieval.map)
+    for name, value, shuffled in [
+        ("known_filter_top1", result.known.top1, broken.known.top1),
+        ("known_filter_auprc", result.known.auprc, broken.known.auprc),
+        ("grounding_accuracy", result.grounding.accuracy, broken.grounding.accuracy),
+        ("retrieval_map", result.retrieval.map, broken.retrieval.map),
+    ]:
+        assert value >= FLOORS[name] > shuffled, name
 
 
 def test_evaluate_prints_the_table_and_writes_the_json_keys(evaluated):

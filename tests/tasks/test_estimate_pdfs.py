@@ -1,5 +1,5 @@
-"""The PDF stage on the hand-made case: p(a|f) per prior correction, filter stats, and p(a|c)
-from a linear head whose class c is filter c."""
+"""The PDF stage on the hand-made case: p(a|f) per prior correction and per estimator, the
+caption log-likelihood per step, filter stats, and p(a|c) from a linear head whose class c is filter c."""
 
 import numpy as np
 import pytest
@@ -13,11 +13,12 @@ from stage_runs import hand_made_decided
 CONTEXT = Context("net", "layer", progress=False)
 
 
-def _pdfs(root, correction: str):
+def _pdfs(root, correction: str, estimator: str = "counting", tolerance: float | None = None):
     paths = StorePaths(root).ensure()
     upstream = hand_made_decided(paths)
     counts = run(count_cooccurrence.STAGE, paths, Inputs.of(*upstream), count_cooccurrence.CooccurrenceParams("max", 0), CONTEXT)
-    return run(estimate_pdfs.STAGE, paths, Inputs.of(*upstream, counts), estimate_pdfs.PdfParams(correction), CONTEXT)
+    params = estimate_pdfs.PdfParams(correction, estimator, "max", tolerance)
+    return run(estimate_pdfs.STAGE, paths, Inputs.of(*upstream, counts), params, CONTEXT)
 
 
 def test_without_correction_p_a_given_f_is_the_normalised_cooccurrence(tmp_path):
@@ -57,3 +58,49 @@ LIFT = COUNTS / PRIORS  # f0: (16/9, 8/15), f1: (1/3, 7/5)
 def test_prior_corrections(tmp_path, correction, expected):
     pdf = dense_matrix(_pdfs(tmp_path, correction).read("filter_attributes"), 2, 2, "filter", "attribute_id", "probability")
     np.testing.assert_allclose(pdf, expected, rtol=1e-12)
+
+
+# The caption log-likelihood per explained train image (1, 2, 3; image 4 has no response) under p(a|f):
+# image 1 (f0 only) says a0, image 3 (f1 only) says a1, image 2 (f0:f1 = 2:1) says each half the time.
+def _log_likelihood(pdf) -> float:
+    pdf = np.asarray(pdf)
+    image_2 = np.array([2 / 3, 1 / 3]) @ pdf
+    return (np.log(pdf[0, 0]) + 0.5 * np.log(image_2[0]) + 0.5 * np.log(image_2[1]) + np.log(pdf[1, 1])) / 3
+
+
+def test_counting_records_its_caption_log_likelihood_as_one_step(tmp_path):
+    result = _pdfs(tmp_path, "none")
+    runs = result.read("estimator_runs")
+    assert runs["iteration"].tolist() == [0]
+    np.testing.assert_allclose(runs["log_likelihood"], [_log_likelihood(COUNTS)], rtol=1e-12)
+    assert result.metrics["estimator"] == "counting" and result.metrics["estimator_steps"] == 0
+
+
+def test_em_climbs_from_the_count_to_the_maximum_likelihood_estimate(tmp_path):
+    # The likelihood is concave in p(a|f) and its maximum is the identity: raising p(a0|f0) gains
+    # more on image 1 than it costs on image 2 (derivative +1/2 at 1), lowering p(a0|f1) likewise (-1/4 at 0).
+    result = _pdfs(tmp_path, "none", "em", 1e-9)
+    pdf = dense_matrix(result.read("filter_attributes"), 2, 2, "filter", "attribute_id", "probability")
+    np.testing.assert_allclose(pdf, np.eye(2), atol=1e-3)
+    runs = result.read("estimator_runs").sort_values("iteration")
+    likelihoods = runs["log_likelihood"].to_numpy()
+    np.testing.assert_allclose(likelihoods[0], _log_likelihood(COUNTS), rtol=1e-12)  # EM starts from the count
+    assert np.all(np.diff(likelihoods) >= 0) and len(likelihoods) > 2
+    np.testing.assert_allclose(likelihoods[-1], _log_likelihood(np.eye(2)), atol=1e-4)
+    np.testing.assert_allclose(runs["gain"].iloc[1:], np.diff(likelihoods), rtol=1e-12)
+    assert result.metrics["estimator_steps"] == len(likelihoods) - 1
+    np.testing.assert_allclose(result.metrics["caption_log_likelihood"], likelihoods[-1])
+
+
+def test_the_tolerance_is_part_of_the_em_key_only(tmp_path):
+    counting = estimate_pdfs.params_from(_options(estimator="counting", em_tolerance=1e-3))
+    assert counting == estimate_pdfs.params_from(_options(estimator="counting", em_tolerance=1e-6))
+    assert estimate_pdfs.params_from(_options(estimator="em", em_tolerance=1e-3)) != estimate_pdfs.params_from(
+        _options(estimator="em", em_tolerance=1e-6)
+    )
+
+
+def _options(**overrides):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(prior_correction="pmi", response="max", **overrides)
