@@ -25,7 +25,7 @@ TARGETS: dict[str, tuple[str, float, str | None]] = {
 }
 
 #: The references' names, as the table prints them.
-REFERENCES = {"grounding_best_filter": "best single filter (supervised)", "retrieval_probe_map": "linear probe (supervised)"}
+REFERENCES = {"grounding_best_filter": "supervised best filter", "retrieval_probe_map": "supervised linear probe"}
 
 
 def reference_of(key: str, metrics: dict[str, Any]) -> tuple[str, float | None, float | None]:

@@ -84,6 +84,9 @@ class EvaluationFigure:
     baseline: float | None
     target: str  # e.g. ">= 0.75", "" when none
     met: bool | None
+    reference_name: str = ""  # the supervised reading of the same layer the target is judged against
+    reference: float | None = None
+    reference_ratio: float | None = None
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,8 @@ def evaluation_svg(figure: EvaluationFigure, bar_width: int = 220) -> Markup:
     bars = [Bar(figure.name, figure.value, f"{figure.value:.3f}", kind="value")]
     if figure.baseline is not None:
         bars.append(Bar(figure.baseline_name, figure.baseline, f"{figure.baseline:.3f}", kind="baseline"))
+    if figure.reference is not None:
+        bars.append(Bar(figure.reference_name, figure.reference, f"{figure.reference:.3f}", kind="reference"))
     target = _target_value(figure.target) if figure.target else None
     values = [abs(b.value) for b in bars if not math.isnan(b.value)] + ([abs(target)] if target is not None else [])
     scale = max([*values, 1.0]) if any(v > 1 for v in values) else 1.0

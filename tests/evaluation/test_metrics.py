@@ -213,9 +213,9 @@ def test_report_targets_and_table():
 def test_targets_with_a_reference_print_it_and_the_ratio_to_it():
     record = EvaluationRecord(metrics={"retrieval_map": 0.35, "retrieval_probe_map": 0.5, "grounding_accuracy": 0.4})
     table = markdown_table(record)
-    assert "| Retrieval mAP | 0.350 | class prior n/a, random n/a | >= 0.55 | linear probe (supervised) 0.500 | 0.700 | NO |" in table
+    assert "| Retrieval mAP | 0.350 | class prior n/a, random n/a | >= 0.55 | supervised linear probe 0.500 | 0.700 | NO |" in table
     # a missing reference is named, with no value and no ratio
-    assert "| >= 0.5 | best single filter (supervised) n/a | n/a | NO |" in table
+    assert "| >= 0.5 | supervised best filter n/a | n/a | NO |" in table
     assert "| Deletion ratio (cited / random) | n/a |  | >= 3 |  |  |  |" in table
 
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from filterspeak.report import content as c
-from filterspeak.report.pages import bars_svg, write_pages, write_reports_index
+from filterspeak.report.pages import bars_svg, evaluation_svg, write_pages, write_reports_index
 
 NASTY = "<b>bold</b> & beak"  # a phrase that must be escaped wherever it is shown
 CLASSES = {0: "sparrow", 1: "crow"}
@@ -284,6 +284,16 @@ def test_overview_plots_evaluation_or_says_how_to_get_it(tmp_path):
     bare = c.Site(**{**site.__dict__, "overview": c.Overview("t", [], [], "filterspeak evaluate --store S", [])})
     write_pages(bare, tmp_path / "bare")
     assert "<code>filterspeak evaluate --store S</code>" in (tmp_path / "bare" / "index.html").read_text(encoding="utf-8")
+
+
+def test_an_evaluation_figure_with_a_reference_draws_it_beside_its_baseline():
+    figure = c.EvaluationFigure("Retrieval mAP", 0.35, "class prior", 0.3, ">= 0.55", False, "supervised linear probe", 0.45, 0.35 / 0.45)
+    svg = str(evaluation_svg(figure))
+    assert "evaluation-chart unmet" in svg and "target &gt;= 0.55 · not met" in svg
+    labels = re.findall(r'class="bar-label"[^>]*>([^<]+)<', svg)
+    assert labels == ["Retrieval mAP", "class prior", "supervised linear probe"]
+    assert 'class="bar bar-reference"' in svg and ">0.450<" in svg
+    assert 'class="bar bar-reference"' not in str(evaluation_svg(c.EvaluationFigure("x", 0.5, "random", 0.1, "", None)))
 
 
 def test_bar_chart():
