@@ -7,7 +7,7 @@
     in `torch.inference_mode()`, contiguous and channels-last (the best of the two is the
     reference).
 (b) The real `extract` stage (`extract_layers`, head "none": the forward stops at the layer, as in
-    the README's real build) on the same images, from its image files: decoding, the forward,
+    the real-data build of docs/own-model-and-data.md) on the same images, from its image files: decoding, the forward,
     the reductions, the shards and the stage output. The upstream `dataset` (a table of the
     folder's images) and `backbone` stages run first into a temporary store, untimed.
 It prints images/s for each and ends with `ratio <R>x`: extraction over the best bare forward.

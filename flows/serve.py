@@ -4,7 +4,7 @@ The no-infrastructure alternative to prefect.yaml + work pool + worker (`prefect
 execute as subprocesses of this process for as long as it lives. The deployments carry the same
 names as in prefect.yaml, so `prefect deployment run build/nightly-build` triggers either setup.
 
-    python -m filterspeak.flows.serve [--store DIR] [--cron "0 2 * * *"] [--options JSON]
+    python -m filterspeak.flows.serve [--store DIR] [--cron "0 2 * * *"] [--timezone TZ] [--options JSON] [--dask ADDRESS]
 """
 
 from __future__ import annotations

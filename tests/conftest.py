@@ -34,6 +34,6 @@ def default_store(tmp_path_factory, prefect_harness):
     from filterspeak.flows.build import build
     from filterspeak.options import BuildOptions
 
-    store = tmp_path_factory.mktemp("default-store")
+    store = tmp_path_factory.mktemp("default-store") / "S"  # named as in the README's quick start (tests/test_quick_start.py)
     report = build(store=str(store), options=BuildOptions(device="cpu"), progress=False)
     return str(store), report

@@ -1,4 +1,4 @@
-"""Acceptance: the README's Operations steps against a real Prefect server, end to end.
+"""Acceptance: the Operations steps (docs/operations.md) against a real Prefect server, end to end.
 
 `prefect server start` → work pool → `prefect deploy` from prefect.yaml → `prefect deployment run`
 with a tiny synthetic build → `prefect worker start --run-once` → the run is COMPLETED, the store
