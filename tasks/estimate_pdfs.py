@@ -78,12 +78,12 @@ def _caption_chunks(inputs: Inputs, column: str, train_ids: np.ndarray, num_attr
 
 def _estimate(
     inputs: Inputs, params: PdfParams, counted: np.ndarray, train_ids: np.ndarray, context: Context
-) -> tuple[np.ndarray, list[float]]:
-    """(p(a|f) before the prior correction, the caption log-likelihood per image at each step)."""
+) -> tuple[np.ndarray, list[float], bool]:
+    """(p(a|f) before the prior correction, up to row scale; the caption log-likelihood per image at
+    each step; whether the tolerance stopped EM rather than its bound)."""
     chunks = _caption_chunks(inputs, response(params.response).column, train_ids, counted.shape[1])
-    if params.estimator == "counting":
-        raw, _ = filter_pdfs.filter_attribute_matrix(counted, np.ones(counted.shape[1]), "none")
-        return raw, [estimators.caption_log_likelihood(raw, chunks)]
+    if params.estimator == "counting":  # the co-occurrence itself: filter_attribute_matrix normalises it
+        return counted, [estimators.caption_log_likelihood(counted, chunks)], True
     with Progress(None, "EM on p(a|f)", unit="step", enabled=context.progress) as bar:
 
         def on_step(_iteration: int, value: float) -> None:
@@ -91,7 +91,7 @@ def _estimate(
             bar.postfix(log_likelihood=f"{value:.5f}")
 
         run = estimators.fit_em(counted, chunks, params.em_tolerance, on_step=on_step)
-    return run.pdf, run.log_likelihoods
+    return run.pdf, run.log_likelihoods, run.converged
 
 
 def _train_stats(inputs: Inputs, filters: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +123,7 @@ def compute(inputs: Inputs, params: PdfParams, context: Context, output: StageOu
     prior = attributes.sort_values("attribute_id")["prior"].to_numpy()
     counts = inputs.read("cooccurrence")
     matrix = filter_pdfs.dense_matrix(counts, num_filters, num_attributes, "filter", "attribute_id", "cooccurrence")
-    estimate, log_likelihoods = _estimate(inputs, params, matrix, train_ids, context)
+    estimate, log_likelihoods, converged = _estimate(inputs, params, matrix, train_ids, context)
     pdf, lift = filter_pdfs.filter_attribute_matrix(estimate, prior, params.prior_correction)
     output.write(
         "estimator_runs",
@@ -179,6 +179,7 @@ def compute(inputs: Inputs, params: PdfParams, context: Context, output: StageOu
         mean_selectivity=float(selectivity[has_pdf].mean()) if has_pdf.any() else 0.0,
         estimator=params.estimator,
         estimator_steps=len(log_likelihoods) - 1,
+        estimator_converged=converged,
         caption_log_likelihood=log_likelihoods[-1],
     )
 

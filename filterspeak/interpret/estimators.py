@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
+from filterspeak.interpret.decomposition import positive_shares
+
 ESTIMATORS: tuple[str, ...] = ("counting", "em")
 MAX_EM_ITERATIONS = 500  # a bound, never the usual stop: the tolerance stops EM (tens of steps on the builds measured)
 
@@ -59,15 +61,10 @@ def _step(pdf: np.ndarray, chunks: Chunks) -> tuple[np.ndarray, float, int]:
     return expected * pdf, log_likelihood, images  # × p(a|f): Σ_x n(x, a) q(f | x, a)
 
 
-def _rows_normalised(matrix: np.ndarray) -> np.ndarray:
-    totals = matrix.sum(axis=1, keepdims=True)
-    return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
-
-
 def fit_em(initial: np.ndarray, chunks: Chunks, tolerance: float, max_iterations: int = MAX_EM_ITERATIONS, on_step=None) -> EmRun:
     """EM from `initial` (F, A) (the counting estimate), stopping once the log-likelihood per image
     gains less than `tolerance`; `on_step(iteration, log_likelihood)` reports progress."""
-    run = EmRun(_rows_normalised(initial))
+    run = EmRun(positive_shares(initial))
     for iteration in range(max_iterations + 1):
         expected, log_likelihood, images = _step(run.pdf, chunks)
         per_image = log_likelihood / max(images, 1)
@@ -79,11 +76,11 @@ def fit_em(initial: np.ndarray, chunks: Chunks, tolerance: float, max_iterations
             break
         if iteration == max_iterations:
             break
-        run.pdf = _rows_normalised(expected)
+        run.pdf = positive_shares(expected)
     return run
 
 
 def caption_log_likelihood(pdf: np.ndarray, chunks: Chunks) -> float:
     """(1/N) Σ_x Σ_a n(x, a) log p(a|x) of the captions under `pdf` (F, A)."""
-    _, log_likelihood, images = _step(_rows_normalised(pdf), chunks)
+    _, log_likelihood, images = _step(positive_shares(pdf), chunks)
     return log_likelihood / max(images, 1)
