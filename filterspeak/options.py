@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from filterspeak.backbones import pretrained
 from filterspeak.backbones.devices import DEVICES
 from filterspeak.backbones.features import LAYOUTS
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
@@ -91,6 +92,12 @@ class BuildOptions:
     concept_filters: int = option(
         0, "built-in backbone only: train its first N filters to detect N known attributes (the evaluation's known-filter model)", minimum=0
     )
+    train: bool = option(
+        False,
+        "built-in backbone only: train it here even where FilterSpeak ships its weights (the default network, its known-filter twin "
+        "and the --confusable-pairs 4 network: docs/concepts.md#shipped-weights); it is then named <backbone>-trained, and its "
+        "weights depend on this CPU's float kernels",
+    )
     layer: str | None = option(
         None, "layer to explain, or several comma-separated (default: the backbone's last conv block, e.g. features.3)"
     )
@@ -140,7 +147,7 @@ class BuildOptions:
 
     @classmethod
     def declared(cls) -> Iterator[OptionInfo]:
-        hints = {"str": str, "int": int, "float": float, "str | None": str, "int | None": int}
+        hints = {"str": str, "int": int, "float": float, "bool": bool, "str | None": str, "int | None": int}
         for item in fields(cls):
             yield OptionInfo(
                 item.name, hints[str(item.type)], item.default, item.metadata["help"], item.metadata["choices"], item.metadata["minimum"]
@@ -183,16 +190,24 @@ class BuildOptions:
     # ---- derived settings ------------------------------------------------------------------
 
     @property
+    def synthetic(self) -> SyntheticConfig:
+        """The synthetic dataset's knobs (what `--dataset synthetic` generates)."""
+        return SyntheticConfig(**{field: getattr(self, option) for option, field in SYNTHETIC_FIELDS.items()})
+
+    @classmethod
+    def of_network(cls, network: BackboneSpec, dataset: SyntheticConfig, **changes: Any) -> BuildOptions:
+        """The options that build `network` (its architecture and training knobs) on the synthetic `dataset`."""
+        values = {option: getattr(dataset, field) for option, field in SYNTHETIC_FIELDS.items()}
+        values.update({option: getattr(network, field) for option, field in BACKBONE_FIELDS.items()})
+        return cls(**values, **changes)
+
+    @property
     def backbone_spec(self) -> BackboneSpec:
-        return BackboneSpec(
-            architecture=self.backbone,
-            weights=self.weights,
-            weights_sha256=self.weights_sha256,
-            width=self.width,
-            train_seed=self.train_seed,
-            epochs=self.epochs,
-            concept_filters=self.concept_filters,
-        )
+        """The network: for the built-in, with the shipped weights of these knobs on this dataset when there are any."""
+        spec = BackboneSpec(**{field: getattr(self, option) for option, field in BACKBONE_FIELDS.items()})
+        whole_synthetic = self.dataset == "synthetic" and not self.max_images_per_class
+        shipped = pretrained.find(spec, self.synthetic) if whole_synthetic else None
+        return dataclasses.replace(spec, shipped=shipped.key, train=self.train) if shipped is not None else spec
 
     @property
     def preprocessing(self) -> Preprocessing:
@@ -225,6 +240,24 @@ class BuildOptions:
             return not self.backbone_spec.trainable and backbone_outputs != dataset_classes
         return self.head == "train"
 
+
+# The options that are fields of the synthetic dataset's config and of the backbone's spec: option -> field.
+SYNTHETIC_FIELDS = {
+    "dataset_seed": "seed",
+    "num_classes": "num_classes",
+    "images_per_class": "images_per_class",
+    "image_size": "image_size",
+    "confusable_pairs": "confusable_pairs",
+}
+BACKBONE_FIELDS = {
+    "backbone": "architecture",
+    "weights": "weights",
+    "weights_sha256": "weights_sha256",
+    "width": "width",
+    "train_seed": "train_seed",
+    "epochs": "epochs",
+    "concept_filters": "concept_filters",
+}
 
 # Options renamed since builds were first recorded: old name -> new name. A build record of an
 # older format is read through this map, so an old store keeps working after a rename.

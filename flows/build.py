@@ -22,7 +22,7 @@ from filterspeak.storage.catalog import publish, rebuild_catalog
 from filterspeak.storage.locks import build_lock
 from filterspeak.storage.paths import StorePaths
 from filterspeak.storage.runs import StageRecord, record_run
-from filterspeak.tasks.graph import BY_NAME, TABLES, VIEWS, run_graph
+from filterspeak.tasks.graph import BY_NAME, REPORT_STAGE, TABLES, VIEWS, run_graph
 from filterspeak.tasks.prefect_tasks import as_prefect_task
 from filterspeak.tasks.stage import Context
 
@@ -41,12 +41,24 @@ class BuildReport:
     reports: dict[str, str] = field(default_factory=dict)  # layer -> the published report's index.html
 
 
+def _weights_line(backbone: dict) -> str:
+    """Where the network's weights came from (the backbone stage's metrics), as the summary says it."""
+    source = backbone.get("weights_source", "")
+    if backbone.get("shipped_dataset_matches") is False:
+        source += " (WARNING: this dataset's images or planted concepts are not those the shipped weights were trained on)"
+    sha256 = backbone.get("weights_sha256")
+    return f"{source}, sha256 {sha256[:12]}" if sha256 else source
+
+
 @flow(name="build", log_prints=True)
-def build(store: str | None = None, options: BuildOptions | None = None, progress: bool = True, latest: bool = True) -> BuildReport:
+def build(
+    store: str | None = None, options: BuildOptions | None = None, progress: bool = True, latest: bool = True, report: bool = True
+) -> BuildReport:
     """Run every stage for one dataset × backbone × layer(s); reuse whatever is already built.
 
     `latest=False` builds without becoming the store's default build (what `explain` and
-    `evaluate` pick when no backbone is named)."""
+    `evaluate` pick when no backbone is named); `report=False` without the HTML report stage
+    (the evaluation's twins)."""
     options = options or BuildOptions()
     options.validate()
     paths = StorePaths.at(store).ensure()
@@ -73,12 +85,12 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
         shard_runner(options.dask, options.resources) as shards,
     ):  # the lock notice shows on the run page
         context = Context(spec.name, device=options.device, progress=progress, loader_workers=options.loader_workers, shards=shards)
-        outcome = run_graph(paths, options, layers, context, as_prefect_task, note)
+        outcome = run_graph(paths, options, layers, context, as_prefect_task, note, without=frozenset() if report else REPORT_STAGE)
         for layer, built in outcome.layers.items():
             save_build_record(paths, BuildRecord(spec.name, layer, built.stages, options.to_dict(), run_id), latest=latest)
         publish(paths, [result for result, _ in outcome.results])
         # only now, with the records saved: until here the previous build's report stays published
-        reports = {layer: str(publish_report(paths, spec.name, layer)) for layer in layers}
+        reports = {layer: str(publish_report(paths, spec.name, layer)) for layer in layers} if report else {}
         record_run(paths, run_id, started, records)
         rebuild_catalog(paths, TABLES, VIEWS)
 
@@ -92,6 +104,7 @@ def build(store: str | None = None, options: BuildOptions | None = None, progres
         layers=layers,
         stages=records,
         metrics={
+            "weights": _weights_line(first.by_stage["backbone"].metrics),
             "test_accuracy": decided[layers[0]]["decision_accuracy"],
             "test_accuracy_by_layer": {layer: metrics["decision_accuracy"] for layer, metrics in decided.items()},
             "decomposition": decided[layers[0]]["decomposition"],

@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         for option in BuildOptions.declared():  # flags, types, choices and help: declared once, in filterspeak.options
             if command is head and option.name == "head":
                 continue
+            if option.type is bool:  # an on/off flag, off unless given
+                command.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+                continue
             command.add_argument(
                 option.flag,
                 dest=option.name,

@@ -24,7 +24,7 @@ from filterspeak.report.publish import publish_report
 from filterspeak.storage.evaluations import save_evaluation
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.evaluate_build import METRICS, BuildEvaluation, check_metrics, evaluate_randomization, evaluate_stages
-from filterspeak.tasks.graph import BuildView, open_build, run_graph
+from filterspeak.tasks.graph import REPORT_STAGE, BuildView, open_build, run_graph
 from filterspeak.tasks.prefect_tasks import as_prefect_task
 from filterspeak.tasks.stage import Context
 
@@ -52,7 +52,7 @@ def _twin(store: str, options: BuildOptions, progress: bool, **changes: Any) -> 
     """Another build of the same data (a random or concept-trained backbone), run in this process:
     the cluster the evaluated build may have used is not assumed to be up."""
     twin = options.replace(dask=None, dask_resources=None, **changes)
-    build(store=store, options=twin, progress=progress, latest=False)
+    build(store=store, options=twin, progress=progress, latest=False, report=False)
     return twin
 
 
@@ -65,7 +65,7 @@ def method_variant(paths: StorePaths, base: BuildView, changes: dict[str, Any], 
     parameters changed (and what reads them) are computed; the rest is reused."""
     options = base.options.replace(**changes)
     context = Context(options.backbone_spec.name, device=options.device, progress=progress, loader_workers=options.loader_workers)
-    outcome = run_graph(paths, options, [base.layer], context, as_prefect_task)
+    outcome = run_graph(paths, options, [base.layer], context, as_prefect_task, without=REPORT_STAGE)
     return BuildView(paths, outcome.layers[base.layer].produced, options, base.layer)
 
 

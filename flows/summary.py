@@ -11,6 +11,7 @@ def format_report(report: BuildReport) -> str:
         f"FilterSpeak build {report.run_id}",
         f"  store:           {report.store}",
         f"  backbone:        {report.backbone} (layer {', '.join(report.layers)}; {metrics['filters']} filters in {report.layer})",
+        f"  weights:         {metrics['weights']}",
         f"  dataset:         {metrics['images']} images, {metrics['captions']} captions",
         f"  test accuracy:   {metrics['test_accuracy']:.3f} (decisions decomposed by {metrics['decomposition']})",
         f"  vocabulary size: {metrics['vocabulary_size']} attributes",

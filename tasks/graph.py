@@ -52,6 +52,7 @@ STAGES: tuple[StageSpec, ...] = (
     build_report.STAGE,
 )
 BY_NAME = {spec.name: spec for spec in STAGES}
+REPORT_STAGE = frozenset({build_report.STAGE.name})  # what a build without its HTML report leaves out (`run_graph(without=)`)
 
 
 def _tables() -> dict[str, Table]:
@@ -121,11 +122,18 @@ def run_graph(
     context: Context = Context(),
     runner: Runner = direct,
     on_result: Callable[[StageResult, str | None, float], None] | None = None,
+    without: frozenset[str] = frozenset(),
 ) -> GraphRun:
     """Run (or reuse) every enabled stage for `layers`; a stage re-runs only when what it reads,
-    its parameters or its code changed. `on_result(result, layer, seconds)` follows progress."""
+    its parameters or its code changed. `on_result(result, layer, seconds)` follows progress.
+    `without`: stages to leave out, which no other stage may read (the evaluation's twins and
+    variants need no HTML report)."""
     import time
 
+    left_out = {table for name in without for table in BY_NAME[name].writes}
+    readers = sorted(spec.name for spec in STAGES if spec.name not in without and left_out & set(spec.reads))
+    if readers:
+        raise ValueError(f"stages {readers} read what {sorted(without)} write: those cannot be left out")
     shared, outcome = Produced(), GraphRun()
     backbone = options.backbone_spec.name
     per_layer: dict[str, Produced] = {}
@@ -137,6 +145,8 @@ def run_graph(
         return result
 
     for spec in STAGES:
+        if spec.name in without:
+            continue
         if spec.scope != "layer":
             inputs = shared.inputs()
             if spec.enabled is not None and not spec.enabled(options, inputs):

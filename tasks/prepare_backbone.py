@@ -2,7 +2,9 @@
 
 The built-in backbone is trained here on the dataset's train split (weights + sha256 + test
 accuracy), with a checkpoint after every epoch in the stage's work area: a killed run resumes
-from the last finished epoch. A pretrained or user backbone is verified (weights file exists,
+from the last finished epoch. Where FilterSpeak ships its weights for this network on this
+dataset (`filterspeak.backbones.pretrained`), they are loaded instead, unless `--train` is given:
+the same network on every machine. A pretrained or user backbone is verified (weights file exists,
 fits the architecture, matches an expected sha256) and registered; its weights stay where they
 are and are keyed by their sha256.
 """
@@ -10,13 +12,15 @@ are and are keyed by their sha256.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from filterspeak.backbones import concepts, registry, training
+from filterspeak.backbones import concepts, pretrained, registry, training
 from filterspeak.backbones import images as image_loading
 from filterspeak.backbones.devices import resolve_device
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
@@ -87,6 +91,35 @@ def _check(spec: BackboneSpec, inputs: Inputs) -> None:
             raise registry.BackboneError("concept_filters needs per-image ground truth (the synthetic dataset has it)")
 
 
+def _load_shipped(
+    model: torch.nn.Module, spec: BackboneSpec, inputs: Inputs, planted: concepts.ConceptTargets | None, weights: Path, output: StageOutput
+) -> None:
+    """The shipped weights into `model` and a copy of their file at `weights`; the metrics say
+    whether this dataset is the one they were trained on (the same pixels and planted concepts)."""
+    entry = pretrained.SHIPPED[spec.shipped]
+    state = entry.state_dict()  # sha256 checked
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        classes = int(state["classifier.weight"].shape[0]) if "classifier.weight" in state else "?"
+        raise pretrained.ShippedWeightsError(
+            f"the shipped weights {entry.key} are for {classes} classes; this dataset has {model.classifier.out_features}: "
+            "build with --train"
+        ) from None
+    shutil.copyfile(entry.path, weights)
+    record = entry.record
+    same_pixels = inputs.metrics("images").get("pixels_hash") == record.get("pixels_hash")
+    same_concepts = planted is None or list(planted.phrases) == record.get("concept_filters")
+    output.metrics.update(
+        shipped=entry.key,
+        shipped_dataset_matches=bool(same_pixels and same_concepts),
+        trained_with=record.get("trained_with"),
+        final_loss=record.get("final_loss"),
+    )
+    if planted is not None:
+        output.metrics.update(concept_accuracy=record.get("concept_accuracy"))
+
+
 def compute(inputs: Inputs, params: BackboneParams, context: Context, output: StageOutput) -> None:
     spec, preprocessing = params.spec, params.preprocessing
     _check(spec, inputs)
@@ -95,29 +128,44 @@ def compute(inputs: Inputs, params: BackboneParams, context: Context, output: St
         torch.manual_seed(spec.train_seed)
         model = registry.build_backbone(spec, len(inputs.read("classes", ["class_id"])))
         planted = planted_concepts(inputs, spec.concept_filters) if spec.concept_filters else None
-        result = training.train_classifier(
-            model,
-            spec,
-            preprocessing,
-            split_tensors(inputs, "train", preprocessing),
-            split_tensors(inputs, "test", preprocessing),
-            resolve_device(context.device),
-            progress=context.progress,
-            concepts=planted,
-            checkpoint=output.work / "training.pt",
-        )
-        if planted is not None:  # filter k detects planted.phrases[k]
-            output.metrics.update(concept_filters=list(planted.phrases), concept_accuracy=result.concept_accuracy)
         weights = output.file("weights", "model.pt")
-        torch.save({name: tensor.cpu() for name, tensor in model.state_dict().items()}, weights)
+        train, test = split_tensors(inputs, "train", preprocessing), split_tensors(inputs, "test", preprocessing)
+        device = resolve_device(context.device)
+        if spec.loads_shipped:
+            _load_shipped(model, spec, inputs, planted, weights, output)
+            test_accuracy = training.accuracy(model.to(device), *test, preprocessing, device)
+            output.metrics.update(train_accuracy=training.accuracy(model, *train, preprocessing, device))
+        else:
+            result = training.train_classifier(
+                model,
+                spec,
+                preprocessing,
+                train,
+                test,
+                device,
+                progress=context.progress,
+                concepts=planted,
+                checkpoint=output.work / "training.pt",
+            )
+            if planted is not None:  # filter k detects planted.phrases[k]
+                output.metrics.update(concept_accuracy=result.concept_accuracy)
+            torch.save({name: tensor.cpu() for name, tensor in model.state_dict().items()}, weights)
+            test_accuracy = result.test_accuracy
+            output.metrics.update(train_accuracy=result.train_accuracy, final_loss=result.final_loss)
+        if planted is not None:
+            output.metrics.update(concept_filters=list(planted.phrases))
         weights_path, weights_sha256 = "model.pt", sha256_file(weights)  # inside this output (StageResult.located)
-        test_accuracy = result.test_accuracy
-        output.metrics.update(train_accuracy=result.train_accuracy, final_loss=result.final_loss)
     else:
         model = registry.build_backbone(spec)
         weights_path, weights_sha256 = (str(spec.weights_file()), spec.sha256()) if spec.weights else (None, None)
     num_outputs = _output_size(model, preprocessing)
-    output.metrics.update(backbone=spec.name, weights_sha256=weights_sha256, num_outputs=num_outputs, test_accuracy=test_accuracy)
+    output.metrics.update(
+        backbone=spec.name,
+        weights_source=spec.weights_source,
+        weights_sha256=weights_sha256,
+        num_outputs=num_outputs,
+        test_accuracy=test_accuracy,
+    )
     row = {
         "architecture": spec.architecture,
         "weights_path": weights_path,

@@ -9,7 +9,6 @@ import pandas as pd
 
 from filterspeak.datasets import image_check, registry
 from filterspeak.datasets.registry import DatasetParams
-from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.storage.cache import StageOutput, artifact_hash
 from filterspeak.storage.fingerprint import fingerprint
 from filterspeak.storage.schemas import ERRORS, I64, STR, table
@@ -51,17 +50,10 @@ def usable_images(images: pd.DataFrame, check_files: bool) -> tuple[pd.DataFrame
 
 
 def params_from(options, inputs: Inputs | None = None) -> DatasetParams:
-    synthetic = SyntheticConfig(
-        seed=options.dataset_seed,
-        num_classes=options.num_classes,
-        images_per_class=options.images_per_class,
-        image_size=options.image_size,
-        confusable_pairs=options.confusable_pairs,
-    )
     return DatasetParams(
         name=options.dataset,
         data_dir=options.data_dir,
-        synthetic=synthetic,
+        synthetic=options.synthetic,
         max_images_per_class=options.max_images_per_class or None,
         captions=options.captions,
         caption_format=options.caption_format,

@@ -1,7 +1,8 @@
 """Backbone registry, in the style of torchvision's model builders.
 
 Three kinds of `BackboneSpec.architecture`:
-- `smallcnn`: the built-in CNN, trained by the `train` stage on the dataset;
+- `smallcnn`: the built-in CNN, trained by the `backbone` stage on the dataset, or loaded from the
+  weights FilterSpeak ships for it (`shipped`, see `filterspeak.backbones.pretrained`);
 - any torchvision classification model name (`resnet50`, `squeezenet1_0`, …) with `weights`:
   a local weights file, or a torchvision weights name (`IMAGENET1K_V1`, `DEFAULT`,
   `ResNet50_Weights.IMAGENET1K_V1`) read from torchvision's own cache
@@ -77,16 +78,48 @@ class BackboneSpec:
     batch_size: int = 64  # built-in only
     learning_rate: float = 1e-2  # built-in only
     concept_filters: int = 0  # built-in only: first K filters trained to detect K known attributes
+    shipped: str | None = None  # built-in only: the shipped weights of this network on this dataset (pretrained.SHIPPED)
+    train: bool = False  # built-in only: train it although `shipped` weights exist (named `-trained`, so both fit in a store)
 
     @property
     def trainable(self) -> bool:
+        """The built-in backbone: its weights are made by the `backbone` stage (trained or shipped) and kept in the store."""
         return self.architecture == BUILT_IN
+
+    @property
+    def loads_shipped(self) -> bool:
+        """The built-in backbone with shipped weights, not trained here."""
+        return self.trainable and self.shipped is not None and not self.train
+
+    @property
+    def weights_source(self) -> str:
+        """How the network got its weights, as the build summary says it."""
+        if self.loads_shipped:
+            return "pretrained, shipped"
+        if self.trainable:
+            return "trained" if self.epochs else "random initialisation (0 epochs)"
+        if self.weights:
+            return "pretrained, from --weights"
+        return "random initialisation (no --weights)" if self.is_random_init else "as the builder made it"
+
+    def training_knobs(self) -> dict:
+        """What training the built-in backbone depends on (besides the dataset): the key of its shipped weights."""
+        return {
+            "width": self.width,
+            "train_seed": self.train_seed,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "concept_filters": self.concept_filters,
+        }
 
     @property
     def name(self) -> str:
         if self.trainable:
-            variant = (f"-e{self.epochs}" if self.epochs != DEFAULT_EPOCHS else "") + (
-                f"-c{self.concept_filters}" if self.concept_filters else ""
+            variant = (
+                (f"-e{self.epochs}" if self.epochs != DEFAULT_EPOCHS else "")
+                + (f"-c{self.concept_filters}" if self.concept_filters else "")
+                + ("-trained" if self.shipped is not None and self.train else "")
             )
             return f"{self.architecture}-w{self.width}-s{self.train_seed}{variant}"
         short = self.architecture.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
@@ -141,11 +174,17 @@ class BackboneSpec:
         return actual
 
     def to_dict(self) -> dict:
-        """Identity for fingerprints: training knobs for the built-in, the weights' hash otherwise."""
-        if self.trainable:  # concept_filters only when set, so plain models keep their fingerprints
-            return {
-                k: v for k, v in asdict(self).items() if k not in ("weights", "weights_sha256") and not (k == "concept_filters" and not v)
-            }
+        """Identity for fingerprints: the shipped weights' hash, or the training knobs, for the built-in;
+        the weights' hash otherwise."""
+        if self.loads_shipped:
+            from filterspeak.backbones.pretrained import SHIPPED
+
+            return {"architecture": self.architecture, "shipped": self.shipped, "weights_sha256": SHIPPED[self.shipped].sha256}
+        if self.trainable:  # concept_filters and shipped only when set, so the networks trained before keep their fingerprints
+            knobs = {"architecture": self.architecture, **self.training_knobs()}
+            if not self.concept_filters:
+                del knobs["concept_filters"]
+            return {**knobs, "trained_over_shipped": self.shipped} if self.shipped is not None else knobs
         return {"architecture": self.architecture, "weights_sha256": self.sha256() if self.weights else None}
 
     def default_preprocessing(self, image_size: int) -> Preprocessing:

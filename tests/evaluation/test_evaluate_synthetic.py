@@ -8,6 +8,8 @@ import contextlib
 import dataclasses
 import io
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,6 +78,46 @@ def test_metrics_clear_their_floors(evaluated):
     assert sum(metrics["grounding_miss_regions"].values()) == pytest.approx(1.0)
     assert metrics["context"]["known_filter_backbone"].endswith("-c8")
     assert metrics["context"]["randomised_backbone"].endswith("-e0")
+
+
+EVALUATION_DOC = Path(__file__).resolve().parents[2] / "docs" / "evaluation.md"
+# The default build's backbone is shipped, so another CPU differs only in the forward pass's float
+# rounding (about 1e-6 relative), far below the table's 3 decimals: a figure may move only if a
+# decision or a ranking near a tie flips, and 0.005 bounds that. Counts (pairs, attributes) are exact.
+TOLERANCE = 0.005
+
+
+def _table_rows(markdown: str) -> dict[str, list[str]]:
+    """The table of `markdown` whose header starts `| metric |`: its first column -> the other cells."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| metric |"))
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):  # the table ends at its first other line
+            break
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def test_the_documented_evaluation_table_is_reproduced(evaluated):
+    """docs/evaluation.md records the default build's table as `filterspeak evaluate` prints it; this
+    machine's evaluation gives the same rows and words ('yes', 'NO'), every figure within TOLERANCE."""
+    _, printed, _ = evaluated
+    section = EVALUATION_DOC.read_text(encoding="utf-8").split("\n## Results on the synthetic default\n", 1)[1].split("\n## ", 1)[0]
+    documented, measured = _table_rows(section), _table_rows(printed)
+    assert list(documented) == list(measured)
+    for label, cells in documented.items():
+        for doc, ours in zip(cells, measured[label]):
+            assert NUMBER.sub("#", doc) == NUMBER.sub("#", ours), (label, doc, ours)
+            for expected, actual in zip(NUMBER.findall(doc), NUMBER.findall(ours)):
+                if "." in expected:
+                    assert float(actual) == pytest.approx(float(expected), abs=TOLERANCE), (label, doc, ours)
+                else:
+                    assert actual == expected, (label, doc, ours)
 
 
 def test_shuffled_attributes_fail_the_floors(evaluated):

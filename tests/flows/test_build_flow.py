@@ -1,35 +1,43 @@
-"""End to end through Prefect on a tiny synthetic set: build, reuse, a second backbone, SQL, explain.
+"""End to end through Prefect on the tiny synthetic build: build, reuse, a second backbone, SQL, explain.
 
-One store per module, built once (`built`); the builds some tests add to it (a second backbone, a
-second layer) are module fixtures too, run once by whichever test needs them first, so every test
-passes alone, in any order, and reads only the parts of the store it asked for."""
+The store starts as a copy of the session's small store (its first build, features.3, computed
+there); the builds some tests add to it (a second backbone, a second layer) are module fixtures,
+run once by whichever test needs them first, so every test passes alone, in any order, and reads
+only the parts of the store it asked for."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from filterspeak.datasets.synthetic import SyntheticConfig, render_bird, sample_bird
+from filterspeak.datasets.synthetic import render_bird, sample_bird
 from filterspeak.flows.build import build
 from filterspeak.flows.cli import main
 from filterspeak.options import BuildOptions
-from filterspeak.storage.catalog import query
+from filterspeak.storage.catalog import query, rebuild_catalog
 from filterspeak.storage.paths import StorePaths
+from filterspeak.tasks.graph import TABLES, VIEWS
+from tiny_build import TINY, TINY_BACKBONE
 
-TINY = BuildOptions(num_classes=12, images_per_class=8, width=4, epochs=1, min_df=2, top_k_images=10, device="cpu")
+pytestmark = pytest.mark.slow
+
 STAGES = ["dataset", "captions", "backbone", "extract", "cooccurrence", "pdfs", "attribute_scores", "explanations", "failures", "report"]
-FIRST, SECOND = "smallcnn-w4-s0-e1", "smallcnn-w4-s1-e1"  # TINY's backbone, and the same with train_seed 1
+FIRST, SECOND = TINY_BACKBONE, TINY.replace(train_seed=1).backbone_spec.name  # smallcnn-w4-s0-e1, smallcnn-w4-s1-e1
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, prefect_harness):
-    """The store after its first build (FIRST, features.3), and that build's report."""
-    store = tmp_path_factory.mktemp("store")
-    first = build(store=str(store), options=TINY, progress=False)
+def built(tmp_path_factory, small_store):
+    """The store after its first build (FIRST, features.3), and that build's report: a copy of the
+    session's small store, which other tests read unchanged."""
+    source, first = small_store
+    store = tmp_path_factory.mktemp("store") / "S"
+    shutil.copytree(source, store, symlinks=True)
+    rebuild_catalog(StorePaths(store), TABLES, VIEWS)  # its views name the files of the copy, not of the small store
     return store, first
 
 
@@ -37,14 +45,14 @@ def built(tmp_path_factory, prefect_harness):
 def second_backbone(built):
     """The report of a build of a second backbone (SECOND) on the built store."""
     store, _ = built
-    return build(store=str(store), options=BuildOptions(**{**TINY.to_dict(), "train_seed": 1}), progress=False)
+    return build(store=str(store), options=TINY.replace(train_seed=1), progress=False)
 
 
 @pytest.fixture(scope="module")
 def second_layer(built):
     """The report of a build of FIRST on two layers (features.3 already built, features.2 new)."""
     store, _ = built
-    return build(store=str(store), options=BuildOptions(**{**TINY.to_dict(), "layer": "features.3,features.2"}), progress=False)
+    return build(store=str(store), options=TINY.replace(layer="features.3,features.2"), progress=False)
 
 
 def test_first_build_computes_every_stage_and_fills_the_catalog(built):
@@ -64,9 +72,9 @@ def test_first_build_computes_every_stage_and_fills_the_catalog(built):
         {"b": FIRST, "l": "features.3", "run": report.run_id},
     ).to_pylist()[0]
     assert (report.backbone, report.layer) == (FIRST, "features.3")
-    assert counts["images"] == 96
-    assert counts["filters"] == 16  # 4 x width
-    assert counts["activations"] == 96 * 16
+    assert counts["images"] == TINY.num_classes * TINY.images_per_class
+    assert counts["filters"] == 4 * TINY.width
+    assert counts["activations"] == counts["images"] * 4 * TINY.width
     test_images = query(paths, "SELECT count(*) AS n FROM images WHERE split = 'test'").to_pylist()[0]["n"]
     assert counts["explanations"] == test_images > 0
     assert counts["runs"] == len(STAGES)
@@ -106,9 +114,10 @@ def test_several_layers_in_one_build_reuse_the_layer_already_built(built, second
     rows = query(
         StorePaths(store),
         """
-        SELECT layer, count(DISTINCT filter) AS filters FROM filter_stats WHERE backbone = 'smallcnn-w4-s0-e1' GROUP BY 1 ORDER BY 1""",
+        SELECT layer, count(DISTINCT filter) AS filters FROM filter_stats WHERE backbone = $first GROUP BY 1 ORDER BY 1""",
+        {"first": FIRST},
     ).to_pylist()
-    assert rows == [{"layer": "features.2", "filters": 12}, {"layer": "features.3", "filters": 16}]
+    assert rows == [{"layer": "features.2", "filters": 3 * TINY.width}, {"layer": "features.3", "filters": 4 * TINY.width}]
 
 
 def test_every_backbone_and_layer_gets_its_report_and_the_store_an_index_of_them(built, second_backbone, second_layer):
@@ -149,11 +158,10 @@ def test_cli_sql_formats(built, capsys):
 def test_cli_explain_a_new_image(built, tmp_path, capsys):
     store, _ = built
     rng = np.random.default_rng(123)
-    config = SyntheticConfig(num_classes=12)
-    image, _ = render_bird(sample_bird(3, config, rng), 64, rng)
+    image, _ = render_bird(sample_bird(3, TINY.synthetic, rng), 64, rng)  # another size than the build's: explain resizes
     path = tmp_path / "new_bird.png"
     Image.fromarray(image).save(path)
-    assert main(["explain", "--store", str(store), "--backbone", "smallcnn-w4-s0-e1", str(path), "--json"]) == 0
+    assert main(["explain", "--store", str(store), "--backbone", FIRST, str(path), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["image"] == str(path)
     assert result["sentence"].startswith("This is a")
@@ -163,15 +171,16 @@ def test_cli_explain_a_new_image(built, tmp_path, capsys):
 
 def test_diff_compares_two_backbones(built, second_backbone, second_layer, capsys):
     store, _ = built  # holds FIRST (features.3 and features.2) and SECOND (features.3)
-    assert main(["diff", "--store", str(store), "smallcnn-w4-s0-e1:features.3", "smallcnn-w4-s1-e1"]) == 0
+    assert main(["diff", "--store", str(store), f"{FIRST}:features.3", SECOND]) == 0
     out = capsys.readouterr().out
-    assert "A = smallcnn-w4-s0-e1:features.3" in out and "B = smallcnn-w4-s1-e1:features.3" in out
+    assert f"A = {FIRST}:features.3" in out and f"B = {SECOND}:features.3" in out
     changed = query(
         StorePaths(store),
         """
         SELECT count(*) AS n FROM explanations a JOIN explanations b USING (image_id)
-        WHERE a.backbone = 'smallcnn-w4-s0-e1' AND b.backbone = 'smallcnn-w4-s1-e1' AND a.layer = 'features.3' AND b.layer = 'features.3'
+        WHERE a.backbone = $first AND b.backbone = $second AND a.layer = 'features.3' AND b.layer = 'features.3'
           AND a.sentence <> b.sentence""",
+        {"first": FIRST, "second": SECOND},
     ).to_pylist()[0]["n"]
     assert f"Test-image sentences that changed: {changed} of " in out
     counts = query(
@@ -192,7 +201,7 @@ def test_pretrained_backbone_with_other_classes_gets_a_trained_head(tmp_path, pr
     weights = tmp_path / "resnet18.pth"
     torch.manual_seed(0)
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), weights)
-    options = BuildOptions(**{**TINY.to_dict(), "images_per_class": 4, "backbone": "resnet18", "weights": str(weights), "layer": "layer4"})
+    options = TINY.replace(images_per_class=4, image_size=64, backbone="resnet18", weights=str(weights), layer="layer4")
     report = build(store=str(tmp_path / "store"), options=options, progress=False)
     assert [r.stage for r in report.stages] == [
         "dataset",
@@ -228,7 +237,7 @@ def test_bad_backbone_options_fail_before_any_work(tmp_path, prefect_harness):
     from filterspeak.backbones.registry import BackboneError
 
     with pytest.raises(LayerNotFound, match="layer 'nope' not found; valid layers: features, features.0"):
-        build(store=str(tmp_path / "a"), options=BuildOptions(**{**TINY.to_dict(), "layer": "nope"}), progress=False)
+        build(store=str(tmp_path / "a"), options=TINY.replace(layer="nope"), progress=False)
     with pytest.raises(BackboneError, match="weights file not found"):
         build(
             store=str(tmp_path / "b"),

@@ -20,8 +20,10 @@ from filterspeak.storage.cache import run_stage
 from filterspeak.storage.catalog import publish, query, rebuild_catalog
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.graph import TABLES, VIEWS
+from tiny_build import TINY as TINY_BUILD
+from tiny_build import cli_flags
 
-TINY = ["--num-classes", "12", "--images-per-class", "4", "--width", "4", "--epochs", "1", "--device", "cpu", "--no-progress"]
+TINY = cli_flags(TINY_BUILD)
 
 
 def _catalog_store(root: Path) -> StorePaths:

@@ -17,42 +17,28 @@ import pytest
 from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.graph import TABLES, VIEWS, open_build
+from tiny_build import TINY, cli_flags
 
 CATALOG = [*(t for t in TABLES if t not in ("filter_responses", "filter_contributions")), *VIEWS, "runs"]  # every view of the
 # catalog; the per-filter tables through their one-row-per-(image, filter) views `activations` and `contributions`
 
 TESTS = Path(__file__).resolve().parents[1]  # crash_backbone.py: a user backbone whose forward can be slowed
 LAYERS = ["2", "4"]  # gradient × activation and GAP + linear decisions, one pass
-OPTIONS = [
-    "--num-classes",
-    "12",
-    "--images-per-class",
-    "16",
-    "--backbone",
-    "crash_backbone:build",
-    "--layer",
-    ",".join(LAYERS),
-    "--min-df",
-    "2",
-    "--top-k-images",
-    "10",
-    "--device",
-    "cpu",
-    "--no-progress",
-]  # 192 images: 3 shards of 64
+CRASHING = TINY.replace(backbone="crash_backbone:build", layer=",".join(LAYERS))  # the tiny data: 192 images, 3 shards of 64
 
 
 def _command(store: Path) -> list[str]:
-    return [sys.executable, "-m", "filterspeak.flows.cli", "build", "--store", str(store), *OPTIONS]
+    return [sys.executable, "-m", "filterspeak.flows.cli", "build", "--store", str(store), *cli_flags(CRASHING)]
 
 
-def _env(sleep: float) -> dict[str, str]:
+def _env(prefect_env: dict[str, str], sleep: float) -> dict[str, str]:
+    """The session's Prefect server (a killed build leaves its run there, unfinished), the crash backbone importable."""
     path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", "CRASH_BACKBONE_SLEEP": str(sleep)}
+    return {**prefect_env, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", "CRASH_BACKBONE_SLEEP": str(sleep)}
 
 
-def _build(store: Path) -> str:
-    done = subprocess.run(_command(store), capture_output=True, text=True, env=_env(0), timeout=600)
+def _build(store: Path, prefect_env: dict[str, str]) -> str:
+    done = subprocess.run(_command(store), capture_output=True, text=True, env=_env(prefect_env, 0), timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr  # the summary on stdout, progress ("resuming: ...") on stderr
 
@@ -61,10 +47,12 @@ def _records(store: Path) -> list[str]:
     return sorted(p.name for p in (store / "work" / "extract").glob("*/shard-*.json"))
 
 
-def _kill_during_extraction(store: Path) -> None:
-    """Start a build whose batches take 2 s each; SIGKILL it (and its Prefect server) as soon as
-    the first shard of every layer is stored, i.e. while the second shard is being computed."""
-    process = subprocess.Popen(_command(store), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(2.0), start_new_session=True)
+def _kill_during_extraction(store: Path, prefect_env: dict[str, str]) -> None:
+    """Start a build whose batches take 2 s each; SIGKILL it as soon as the first shard of every
+    layer is stored, i.e. while the second shard is being computed."""
+    process = subprocess.Popen(
+        _command(store), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(prefect_env, 2.0), start_new_session=True
+    )
     try:
         deadline = time.monotonic() + 600
         while len(_records(store)) < len(LAYERS):
@@ -91,16 +79,16 @@ def _tables(store: Path) -> dict[str, pd.DataFrame]:
 
 
 @pytest.mark.slow
-def test_killed_extraction_resumes_to_identical_tables(tmp_path):
+def test_killed_extraction_resumes_to_identical_tables(tmp_path, prefect_env):
     reference, crashed = tmp_path / "reference", tmp_path / "crashed"
-    _build(reference)
+    _build(reference, prefect_env)
 
-    _kill_during_extraction(crashed)
+    _kill_during_extraction(crashed, prefect_env)
     assert _records(crashed) == ["shard-00000.json"] * len(LAYERS)  # killed mid-extraction, one shard in
     assert not list((crashed / "stages" / "extract").glob("*/manifest.json"))  # no extract output was stored
     assert not (crashed / "catalog.json").exists() and not (crashed / "catalog.duckdb").exists()  # nothing visible to SQL
 
-    out = _build(crashed)
+    out = _build(crashed, prefect_env)
     assert "resuming: 1 of 3 shards done" in out
     for layer in LAYERS:
         assert open_build(StorePaths(crashed), layer=layer).result("extract").metrics["shards_resumed"] == 1
@@ -108,7 +96,7 @@ def test_killed_extraction_resumes_to_identical_tables(tmp_path):
     assert _records(crashed) == [] and _records(reference) == []  # work areas are cleared once stored
 
     ours, theirs = _tables(crashed), _tables(reference)
-    assert len(ours["activations"]) == 192 * (6 + 8) and len(ours["explanations"]) > 0
+    assert len(ours["activations"]) == TINY.num_classes * TINY.images_per_class * (6 + 8) and len(ours["explanations"]) > 0
     for table in CATALOG:
         pd.testing.assert_frame_equal(ours[table], theirs[table], check_exact=True, obj=table)
     pointers = json.loads((crashed / "catalog.json").read_text())

@@ -24,20 +24,13 @@ import pytest
 from filterspeak.flows.artifacts import BUILD_STAGES_KEY, BUILD_SUMMARY_KEY, EXPLAIN_KEY
 from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
+from tiny_build import TINY as TINY_BUILD
+from tiny_build import parameters
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = {
-    "num_classes": 12,
-    "images_per_class": 8,
-    "image_size": 32,
-    "width": 4,
-    "epochs": 1,
-    "min_df": 2,
-    "top_k_images": 10,
-    "device": "cpu",
-}
+TINY = parameters(TINY_BUILD)  # the tiny build's options as the deployment run's `options` mapping
 
 
 def _free_port() -> int:
@@ -163,7 +156,8 @@ def test_deploy_from_prefect_yaml_and_run_through_a_worker(prefect_server, tmp_p
                (SELECT count(*) FROM explanations) AS explanations,
                (SELECT count(DISTINCT stage) FROM runs) AS stages""",
     ).to_pylist()[0]
-    assert counts["images"] == 12 * 8
+    images = TINY_BUILD.num_classes * TINY_BUILD.images_per_class
+    assert counts["images"] == images
     assert counts["filter_attributes"] > 0 and counts["explanations"] > 0
     assert counts["stages"] == 10
 
@@ -183,7 +177,7 @@ def test_deploy_from_prefect_yaml_and_run_through_a_worker(prefect_server, tmp_p
         "report",
     ]
     assert all(row["state"] == "recomputed" for row in stages)
-    assert "images 96" in stages[0]["rows"]
+    assert f"images {images}" in stages[0]["rows"]
     assert "test accuracy" in artifacts[BUILD_SUMMARY_KEY]["data"]
     (report_index,) = (Path(store) / "report").glob("*/*/index.html")  # the build's one report
     assert f"]({report_index.as_uri()})" in artifacts[BUILD_SUMMARY_KEY]["data"]  # the run links it

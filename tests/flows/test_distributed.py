@@ -1,10 +1,12 @@
 """The build on a real Dask cluster (a scheduler and two `dask worker` processes, each in its own
 temporary directory with its own mirror) with the store on a real S3 server (moto, enforcing
-credentials), against the local single-process default build of the same options."""
+credentials), against the local single-process build of the same options: the tiny build, whose
+local copy is the session's small store."""
 
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 import time
 from pathlib import Path
@@ -15,10 +17,14 @@ import s3fs
 
 from filterspeak.flows.build import build
 from filterspeak.flows.cli import main
-from filterspeak.options import BuildOptions
 from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.graph import TABLES, VIEWS, open_build
+from filterspeak.tasks import extract_features
+from filterspeak.tasks.graph import TABLES, VIEWS
+from tiny_build import TINY
+
+TESTS = Path(__file__).resolve().parents[1]  # crash_backbone.py: a user backbone whose forwards can be slowed
+SLOW_SHARDS = TINY.replace(backbone="crash_backbone:build", layer="4")  # each forward sleeps on the workers (CRASH_BACKBONE_SLEEP)
 
 # Every table of the catalog (the per-filter tables through their per-(image, filter) views); `runs`
 # says when and how long, which differs by nature.
@@ -49,37 +55,39 @@ def _assert_same_tables(ours: StorePaths, theirs: StorePaths, backbone: str) -> 
 
 
 @pytest.fixture(scope="module")
-def cluster_store(s3_server, tmp_path_factory, default_store):
-    """The default synthetic build on S3 through --dask, and its cluster: (paths, cluster, report, the
-    client's mirror). The trained backbone is the local build's, uploaded to the bucket first: its
-    training is the same work in this process either way (half of the build's time on 2 cores),
-    and every other stage runs here against the bucket."""
+def cluster_store(s3_server, tmp_path_factory, small_store):
+    """The tiny build on S3 through --dask, and its cluster: (paths, cluster, report, the client's
+    mirror). Every stage runs here against the bucket; each extraction shard is its own job
+    (JOB_SHARDS, which changes no table), so that both workers get some of the tiny build's 3."""
     from services import DaskCluster
 
     client_cache = tmp_path_factory.mktemp("client-mirror")
+
+    def worker_env(i: int, folder: Path) -> dict[str, str]:
+        path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+        return {**s3_server.env(), "FILTERSPEAK_CACHE": str(Path(folder) / "mirror"), "PYTHONPATH": path, "CRASH_BACKBONE_SLEEP": "1"}
+
     with pytest.MonkeyPatch.context() as patch:
         for key, value in s3_server.env().items():
             patch.setenv(key, value)
         patch.setenv("FILTERSPEAK_CACHE", str(client_cache))
+        patch.setattr(extract_features, "JOB_SHARDS", 1)
         bucket = s3_server.make_bucket(f"dist-{time.time_ns()}")
-        cluster = DaskCluster(2, worker_env=lambda i, folder: {**s3_server.env(), "FILTERSPEAK_CACHE": str(Path(folder) / "mirror")})
+        cluster = DaskCluster(2, worker_env=worker_env)
         try:
             store = f"s3://{bucket}/store"
-            local, local_report = default_store
-            trained = open_build(StorePaths.at(local), local_report.backbone, local_report.layer).result("backbone").directory
-            StorePaths.at(store).remote.upload_folder(trained, f"stages/backbone/{trained.name}", last="manifest.json")
-            report = build(store=store, options=BuildOptions(device="cpu", dask=cluster.address), progress=False)
+            report = build(store=store, options=TINY.replace(dask=cluster.address), progress=False)
             yield StorePaths.at(store), cluster, report, client_cache
         finally:
             cluster.stop()
 
 
 @pytest.mark.slow
-def test_the_default_build_on_dask_and_s3_equals_the_local_build(cluster_store, default_store):
+def test_the_tiny_build_on_dask_and_s3_equals_the_local_build(cluster_store, small_store):
     paths, cluster, report, client_cache = cluster_store
     assert paths.remote is not None and report.store == paths.location
-    assert [record.stage for record in report.stages if record.reused] == ["backbone"]  # the one stage put in the bucket
-    _assert_same_tables(paths, StorePaths.at(default_store[0]), report.backbone)  # exact, every table
+    assert not any(record.reused for record in report.stages)  # every stage ran against the bucket
+    _assert_same_tables(paths, StorePaths.at(small_store[0]), report.backbone)  # exact, every table
 
     # The shards ran on the workers, from the bucket: each worker mirrored the trained backbone it
     # loaded; neither the client's mirror nor the local store is named anywhere the workers wrote.
@@ -89,49 +97,59 @@ def test_the_default_build_on_dask_and_s3_equals_the_local_build(cluster_store, 
         for file in Path(folder).rglob("*"):
             if file.is_file() and file.suffix in (".json", ".log", ".txt"):
                 text = file.read_text(errors="replace")
-                assert str(client_cache) not in text and default_store[0] not in text
+                assert str(client_cache) not in text and small_store[0] not in text
     assert sorted(Path(d).resolve() for d in cluster.client().run(lambda: __import__("os").getcwd()).values()) == sorted(
         Path(d).resolve() for d in cluster.worker_dirs
     )
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_extraction_still_gives_the_same_tables(cluster_store, default_store, s3_server, monkeypatch):
-    """Extraction again (layout "contiguous": another cache key, the same floats on the CPU), and one
-    worker SIGKILLed once shards are being stored: Dask runs its task on the other worker."""
+def test_a_worker_killed_mid_extraction_still_gives_the_same_tables(cluster_store, s3_server, tmp_path, monkeypatch):
+    """A build whose shard jobs each take a second on the workers (a user backbone that sleeps in
+    its forward there), and the worker running one of them SIGKILLed once the first shard is
+    stored: Dask runs its job on the other worker, and the tables equal a local build's."""
     paths, cluster, _report, client_cache = cluster_store
+    reference = build(store=str(tmp_path / "local"), options=SLOW_SHARDS, progress=False)  # here: no sleep
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("FILTERSPEAK_CACHE", str(client_cache))
+    monkeypatch.setattr(extract_features, "JOB_SHARDS", 1)  # jobs of one shard each: they run on both workers
     fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
     work = paths.remote.key("work/extract")
+    client = cluster.client()
     outcome: dict = {}
 
     def run() -> None:
-        try:
-            outcome["report"] = build(
-                store=paths.location, options=BuildOptions(device="cpu", dask=cluster.address, layout="contiguous"), progress=False
-            )
+        try:  # latest=False: the tests below read the tiny build as the bucket's default
+            outcome["report"] = build(store=paths.location, options=SLOW_SHARDS.replace(dask=cluster.address), progress=False, latest=False)
         except BaseException as error:  # reported by the assertion below
             outcome["error"] = error
 
+    def running_a_shard() -> str | None:
+        """The name of a worker running a job while extraction's work area holds a stored shard: a
+        shard job after the first (which runs alone), since the work area is cleared once the stage
+        is stored and nothing else runs on the cluster before then."""
+        if not fs.glob(f"{work}/*/shard-*.json"):  # no listings cache: the workers write the shard records
+            return None
+        names = {worker["address"]: name for name, worker in cluster.scheduler_workers().items()}
+        busy = [address for address, keys in client.processing().items() if keys]
+        return names[busy[0]] if busy else None
+
     thread = threading.Thread(target=contextvars.copy_context().run, args=(run,))  # with the session's Prefect settings
     thread.start()
-    deadline, stored = time.monotonic() + 600, []
-    while time.monotonic() < deadline and thread.is_alive():
-        stored = fs.glob(f"{work}/*/shard-*.json")  # no listings cache: the workers write them
-        if stored:
-            break
-        time.sleep(0.2)
-    killed = cluster.kill_worker(0)
+    deadline, victim = time.monotonic() + 600, None
+    while time.monotonic() < deadline and thread.is_alive() and victim is None:
+        victim = running_a_shard()
+        time.sleep(0.1)
+    assert victim is not None, outcome.get("error")
+    cluster.kill_worker(int(victim.removeprefix("worker-")))
     thread.join(timeout=900)
     assert not thread.is_alive() and "error" not in outcome, outcome.get("error")
-    assert stored and killed  # killed while the pass was storing its shards
     report = outcome["report"]
     extract = next(record for record in report.stages if record.stage == "extract")
     assert not extract.reused
-    assert len(cluster.client().scheduler_info()["workers"]) == 1  # the rest ran on the survivor
-    _assert_same_tables(paths, StorePaths.at(default_store[0]), report.backbone)
+    assert len(client.scheduler_info()["workers"]) == 1  # the rest ran on the survivor
+    _assert_same_tables(paths, StorePaths.at(reference.store), report.backbone)
 
 
 @pytest.mark.slow
@@ -174,14 +192,14 @@ def test_bad_inputs_are_one_line_errors_that_write_nothing(case, s3_env, s3_buck
 
 
 @pytest.mark.slow
-def test_explain_and_evaluate_read_the_bucket_as_they_read_a_folder(cluster_store, default_store, s3_server, tmp_path, monkeypatch, capsys):
+def test_explain_and_evaluate_read_the_bucket_as_they_read_a_folder(cluster_store, small_store, s3_server, tmp_path, monkeypatch, capsys):
     from filterspeak.flows.evaluate import evaluate
 
     paths, *_ = cluster_store
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("FILTERSPEAK_CACHE", str(tmp_path / "fresh-mirror"))
-    local = default_store[0]
+    local = small_store[0]
     image = query(StorePaths.at(local), "SELECT path FROM images WHERE split = 'test' ORDER BY image_id LIMIT 1").to_pylist()[0]["path"]
     sentences = []
     for store in (paths.location, local):

@@ -65,7 +65,7 @@ def test_file_names_are_safe_and_unique_when_stems_match():
     assert explain_images.heat_map_file(Path("out"), "bird", 1, "ñ") == Path("out/bird-1-attribute.png")
 
 
-# ---- on the default synthetic build --------------------------------------------------------
+# ---- on the tiny synthetic build (the small store) --------------------------------------------------------
 
 
 def _test_image(store: str) -> str:
@@ -88,8 +88,8 @@ def _expected_areas(store: str, image: str, attribute_ids: list[int]) -> np.ndar
 
 
 @pytest.mark.slow
-def test_one_png_per_cited_attribute_with_the_grounding_map(default_store, tmp_path, capsys):
-    store, _ = default_store
+def test_one_png_per_cited_attribute_with_the_grounding_map(small_store, tmp_path, capsys):
+    store, _ = small_store
     image = _test_image(store)
     size = open_build(StorePaths.at(store)).options.preprocessing.image_size
     folder = tmp_path / "maps" / "nested"  # made, parents too
@@ -132,8 +132,8 @@ def test_one_png_per_cited_attribute_with_the_grounding_map(default_store, tmp_p
 
 
 @pytest.mark.slow
-def test_an_unwritable_folder_on_a_real_store(default_store, tmp_path, capsys):
-    store, _ = default_store
+def test_an_unwritable_folder_on_a_real_store(small_store, tmp_path, capsys):
+    store, _ = small_store
     (tmp_path / "a-file").write_text("")
     before, pngs = _files(tmp_path), set(Path(store).rglob("*.png"))
     folder = tmp_path / "a-file" / "maps"

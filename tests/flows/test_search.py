@@ -1,4 +1,4 @@
-"""`filterspeak search` on the default synthetic build: it ranks by the stored p(a|x), and its
+"""`filterspeak search` on the tiny synthetic build (the session's small store): it ranks by the stored p(a|x), and its
 rankings, scored by average precision, give exactly the evaluation's retrieval mAP (one scoring)."""
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def build(default_store):
-    return open_build(StorePaths.at(default_store[0]))
+def build(small_store):
+    return open_build(StorePaths.at(small_store[0]))
 
 
-def test_search_json_ranks_by_the_stored_scores(default_store, build, capsys):
-    store, _ = default_store
+def test_search_json_ranks_by_the_stored_scores(small_store, build, capsys):
+    store, _ = small_store
     capsys.readouterr()
     assert main(["search", "--store", store, "red crown", "--json", "--top", "5"]) == 0
     document = json.loads(capsys.readouterr().out)
@@ -46,9 +46,9 @@ def test_search_json_ranks_by_the_stored_scores(default_store, build, capsys):
         assert r["path"].endswith(images.loc[r["image_id"], "path"])
 
 
-def test_plain_output_names_the_resolved_phrase_and_the_query(default_store, capsys):
+def test_plain_output_names_the_resolved_phrase_and_the_query(small_store, capsys):
     capsys.readouterr()
-    assert main(["search", "--store", default_store[0], "Red Crowns", "--top", "3", "--split", "all"]) == 0
+    assert main(["search", "--store", small_store[0], "Red Crowns", "--top", "3", "--split", "all"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4
     assert "3 all images ranked by p('red crown'|x) (for 'Red Crowns')" in lines[0]
@@ -79,9 +79,9 @@ def test_mean_average_precision_of_search_is_the_evaluations_retrieval_map(build
     assert ours == pytest.approx(evaluated.map, abs=1e-12)
 
 
-def test_an_unknown_phrase_is_one_line_with_a_suggestion(default_store, capsys):
+def test_an_unknown_phrase_is_one_line_with_a_suggestion(small_store, capsys):
     capsys.readouterr()
-    assert main(["search", "--store", default_store[0], "red crwn"]) == 2
+    assert main(["search", "--store", small_store[0], "red crwn"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
     assert captured.err.startswith("filterspeak: error: unknown phrase 'red crwn'") and "'red crown'" in captured.err
@@ -91,8 +91,8 @@ def test_an_unknown_phrase_is_one_line_with_a_suggestion(default_store, capsys):
     ("options", "message"),
     [(["--top", "0"], "--top must be at least 1, got 0"), (["--split", "val"], "--split must be one of test, train, all, got 'val'")],
 )
-def test_a_bad_option_is_one_line(default_store, capsys, options, message):
+def test_a_bad_option_is_one_line(small_store, capsys, options, message):
     capsys.readouterr()
-    assert main(["search", "--store", default_store[0], "red crown", *options]) == 2
+    assert main(["search", "--store", small_store[0], "red crown", *options]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == f"filterspeak: error: {message}\n"

@@ -4,7 +4,7 @@ for Python through its `executable_path` (Playwright's own browser download is n
 Each page must load with no console error, no request off `file://`, and every image decoded; the
 filters page's search hides the cards that do not match and its sort re-orders them; a decision's
 contribution bar opens its filter's card. A screenshot of each page is kept as a test artifact.
-The checks run on the default synthetic build's published report (slow) and on a hand-made site
+The checks run on the tiny build's published report (the session's small store; slow) and on a hand-made site
 (fast, so they also run without a build)."""
 
 from __future__ import annotations
@@ -160,11 +160,11 @@ def test_hand_made_report_in_a_browser(browser, tmp_path):
 
 
 @pytest.mark.slow
-def test_default_build_report_in_a_browser(browser, default_store):
+def test_a_builds_report_in_a_browser(browser, small_store):
     from filterspeak.report.publish import publish_report
     from filterspeak.storage.paths import StorePaths
 
-    store, _build = default_store
+    store, _build = small_store
     index = publish_report(StorePaths.at(store))
     assert isinstance(index, Path) and index.name == "index.html" and index.is_file()
     check_site(browser, index.parent, artifacts("report"))

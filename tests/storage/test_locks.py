@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -13,24 +12,7 @@ import pytest
 from filterspeak.storage.catalog import query
 from filterspeak.storage.locks import build_lock
 from filterspeak.storage.paths import StoreError, StorePaths
-
-TINY = [
-    "--num-classes",
-    "12",
-    "--images-per-class",
-    "6",
-    "--width",
-    "4",
-    "--epochs",
-    "1",
-    "--min-df",
-    "2",
-    "--top-k-images",
-    "10",
-    "--device",
-    "cpu",
-    "--no-progress",
-]
+from tiny_build import TINY, TINY_BACKBONE, cli_flags
 
 
 def test_lock_refuses_or_waits_in_process(tmp_path):
@@ -61,12 +43,12 @@ def _says_it_waits(process: subprocess.Popen, log: Path, timeout: float = 120) -
 
 
 @pytest.mark.slow
-def test_two_concurrent_builds_on_one_store(tmp_path):
+def test_two_concurrent_builds_on_one_store(tmp_path, prefect_env):
     """Both builds start while the store is locked (so both must wait, deterministically), then
     run one after the other; both end well and the tables hold both backbones, complete."""
     store = tmp_path / "store"
-    command = [sys.executable, "-m", "filterspeak.flows.cli", "build", "--store", str(store), *TINY]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "filterspeak.flows.cli", "build", "--store", str(store), *cli_flags(TINY)]
+    env = {**prefect_env, "PYTHONUNBUFFERED": "1"}  # both on the session's Prefect server
     logs = [tmp_path / f"build-seed{seed}.log" for seed in (0, 1)]
     processes: list[subprocess.Popen] = []
     try:
@@ -95,10 +77,10 @@ def test_two_concurrent_builds_on_one_store(tmp_path):
     assert seen == sorted(seen, key=lambda n: -1 if n is None else n) and set(seen) <= {None, 0, 1, 2}  # 0, 1 then 2 builds
     rows = query(StorePaths(store), "SELECT backbone, count(*) AS n FROM explanations GROUP BY 1 ORDER BY 1").to_pylist()
     tests = query(StorePaths(store), "SELECT count(*) AS n FROM images WHERE split = 'test'").to_pylist()[0]["n"]
-    assert [r["backbone"] for r in rows] == ["smallcnn-w4-s0-e1", "smallcnn-w4-s1-e1"]
+    assert [r["backbone"] for r in rows] == [TINY_BACKBONE, TINY.replace(train_seed=1).backbone_spec.name]
     assert all(r["n"] == tests for r in rows)  # both complete, nothing duplicated
     counts = query(StorePaths(store), "SELECT backbone, count(*) AS n FROM activations GROUP BY 1 ORDER BY 1").to_pylist()
-    assert [r["n"] for r in counts] == [12 * 6 * 16] * 2  # every image x filter, per backbone
+    assert [r["n"] for r in counts] == [TINY.num_classes * TINY.images_per_class * 4 * TINY.width] * 2  # every image x filter, per backbone
     assert not any((store / "work").rglob("*.parquet"))  # no extraction shards left behind
 
 

@@ -1,4 +1,4 @@
-"""The `report` stage on the default synthetic build: what its pages show is what the tables say
+"""The `report` stage on the tiny synthetic build (the session's small store): what its pages show is what the tables say
 (a filter's top images, a decision's strongest filters, the heat maps the network gives), its
 thumbnails are made once, and publishing replaces a report only with a complete one."""
 
@@ -28,8 +28,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def build(default_store):
-    return open_build(StorePaths.at(default_store[0]))
+def build(small_store):
+    return open_build(StorePaths.at(small_store[0]))
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +47,8 @@ def _alpha(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGBA"))[..., 3].astype(float)
 
 
-def test_the_build_published_its_report_and_the_stores_index(default_store, build):
-    store, report = default_store
+def test_the_build_published_its_report_and_the_stores_index(small_store, build):
+    store, report = small_store
     index = Path(report.reports[build.layer])
     assert index == publish.report_folder(build.paths, build.backbone, build.layer) / "index.html" and index.is_file()
     origin = json.loads((index.parent / publish.MARKER).read_text())
@@ -133,8 +133,8 @@ def test_thumbnails_are_made_once_and_linked_into_every_report(build, collected)
     assert shown.stat().st_ino in {p.stat().st_ino for p in cached}
 
 
-def test_report_command_writes_a_copy_and_refuses_a_folder_it_did_not_write(default_store, tmp_path, capsys):
-    store, _ = default_store
+def test_report_command_writes_a_copy_and_refuses_a_folder_it_did_not_write(small_store, tmp_path, capsys):
+    store, _ = small_store
     capsys.readouterr()
     assert main(["report", "--store", store, "--out", str(tmp_path / "copy")]) == 0
     index = Path(capsys.readouterr().out.strip())
@@ -148,8 +148,8 @@ def test_report_command_writes_a_copy_and_refuses_a_folder_it_did_not_write(defa
     assert (foreign / "notes.txt").read_text() == "keep me"
 
 
-def test_a_failed_publish_leaves_the_previous_report_in_place(default_store, tmp_path, monkeypatch):
-    store, _ = default_store
+def test_a_failed_publish_leaves_the_previous_report_in_place(small_store, tmp_path, monkeypatch):
+    store, _ = small_store
     target = tmp_path / "served"
     publish.publish_report(StorePaths.at(store), out=target)
     before = sorted(p.relative_to(target) for p in target.rglob("*"))
@@ -181,8 +181,8 @@ def test_the_stores_index_lists_every_backbone_and_layer(tmp_path):
         assert f'href="{backbone}/{layer}/index.html"' in html and layer in html
 
 
-def test_a_build_recorded_before_the_report_stage_is_told_to_rebuild(default_store, tmp_path, capsys):
-    store, _ = default_store
+def test_a_build_recorded_before_the_report_stage_is_told_to_rebuild(small_store, tmp_path, capsys):
+    store, _ = small_store
     older = tmp_path / "older"
     (older / "builds").mkdir(parents=True)
     (older / "stages").symlink_to(Path(store) / "stages")

@@ -12,10 +12,9 @@ from filterspeak.backbones.images import load_images
 from filterspeak.backbones.loading import load_model
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.backbones.stored_maps import LEVELS, dequantise
-from filterspeak.datasets.registry import DatasetParams
-from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.storage.paths import StorePaths
 from stage_runs import run_backbone, run_dataset, run_extract
+from tiny_build import dataset_params
 
 SPEC = BackboneSpec(architecture="crash_backbone:build")
 PREPROCESSING = Preprocessing(image_size=64)
@@ -24,7 +23,7 @@ PREPROCESSING = Preprocessing(image_size=64)
 @pytest.fixture(scope="module")
 def extracted(tmp_path_factory):
     paths = StorePaths(tmp_path_factory.mktemp("maps")).ensure()
-    dataset = run_dataset(paths, DatasetParams(synthetic=SyntheticConfig(num_classes=12, images_per_class=4)))
+    dataset = run_dataset(paths, dataset_params())  # the tiny build's
     backbone = run_backbone(paths, dataset, SPEC, PREPROCESSING, device="cpu")
     results = run_extract(paths, dataset, backbone, SPEC, PREPROCESSING, ["2", "4"], batch_size=16)
     return dataset, backbone, results

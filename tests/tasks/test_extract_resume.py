@@ -10,25 +10,24 @@ import pytest
 
 import crash_backbone
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
-from filterspeak.datasets.registry import DatasetParams
-from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.storage.cache import load_stage_result
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.extract_features import STAGE as EXTRACT
 from stage_runs import run_backbone, run_dataset, run_extract
+from tiny_build import dataset_params
 
 STAGE = EXTRACT.name
 
 SPEC = BackboneSpec(architecture="crash_backbone:build")
 PREPROCESSING = Preprocessing(image_size=64)
 LAYERS = ["2", "4"]  # gradient × activation, and GAP + linear: both decision paths in one pass
-BATCH = 32  # 96 images → 3 shards
+BATCH = 64  # the tiny build's 192 images → 3 shards
 
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     paths = StorePaths(tmp_path_factory.mktemp("source")).ensure()
-    dataset = run_dataset(paths, DatasetParams(synthetic=SyntheticConfig(num_classes=12, images_per_class=8)))
+    dataset = run_dataset(paths, dataset_params())  # the tiny build's
     backbone = run_backbone(paths, dataset, SPEC, PREPROCESSING, device="cpu")
     return paths, dataset, backbone
 

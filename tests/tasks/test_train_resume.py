@@ -4,18 +4,17 @@ the last finished epoch, stores the same weights as an uninterrupted run, then d
 from __future__ import annotations
 
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
-from filterspeak.datasets.registry import DatasetParams
-from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.prepare_backbone import STAGE as BACKBONE
 from stage_runs import run_backbone, run_dataset
+from tiny_build import dataset_params
 from training_faults import killed_after_epoch
 
 STAGE = BACKBONE.name
 
 SPEC = BackboneSpec(architecture="smallcnn", width=4, epochs=3)
 PREPROCESSING = Preprocessing(image_size=32)
-DATASET = DatasetParams(synthetic=SyntheticConfig(num_classes=12, images_per_class=6, image_size=32))
+DATASET = dataset_params()  # the tiny build's
 
 
 def _store(root):
