@@ -162,12 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     device = resolve_device(args.device)
     paths = _image_files(Path(args.images), args.limit)
     model = build_backbone(spec).eval().to(device)
+    channels_last = uses_channels_last(args.layout, model)
     workers = loader.auto_workers(device, -(-len(paths) // BATCH)) if args.workers is None else args.workers
     print(
         f"{spec.name} {args.layer}, {len(paths)} images ({len(set(paths))} distinct) at {preprocessing.image_size} px, "
         f"{device}, torch {torch.__version__}, {torch.get_num_threads()} threads, {loader.usable_cpus()} CPUs, "
         f"loader workers {workers} ({loader.start_method_name() if workers else 'main process'}), "
-        f"extraction {'channels-last' if uses_channels_last(args.layout, device) else 'contiguous'}",
+        f"extraction {'channels-last' if channels_last else 'contiguous'}",
         flush=True,
     )
     bare = {}
@@ -177,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     del model
     extract = max(extract_stage(paths, args.layer, spec, preprocessing, args.device, args.workers, args.layout) for _ in range(args.repeat))
     best = max(bare.values())
-    same = bare["channels_last" if uses_channels_last(args.layout, device) else "contiguous"]
+    same = bare["channels_last" if channels_last else "contiguous"]
     print(f"extract stage: {extract:.1f} img/s ({extract / same:.2f} x the bare forward in the layout extraction uses)")
     print(f"ratio {extract / best:.2f}x")
     return 0

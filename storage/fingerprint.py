@@ -99,10 +99,24 @@ def _walk_executed(tree: ast.AST):
         stack.extend(child for child in ast.iter_child_nodes(node) if not _is_type_checking(child))
 
 
+_BODIES = ("body", "orelse", "finalbody", "handlers", "cases")  # where a statement holds statements
+
+
+def _statements(tree: ast.AST):
+    """Every statement (functions', classes' and blocks' included) except those under
+    `if TYPE_CHECKING:`: imports are statements, so they are all here, without the expressions."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for body in _BODIES:
+            stack.extend(child for child in getattr(node, body, ()) if not _is_type_checking(child))
+
+
 def _imported(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     """Names of the package's modules `tree` imports (anywhere, functions included)."""
     found: set[str] = set()
-    for node in _walk_executed(tree):
+    for node in _statements(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -117,8 +131,10 @@ def _imported(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     return {name for name in found if name == PACKAGE or name.startswith(PACKAGE + ".")}
 
 
-def _sql_names(tree: ast.AST) -> set[str]:
-    names = set()
+def _sql_names(tree: ast.AST, source: str) -> set[str]:
+    names: set[str] = set()
+    if not any(loader in source for loader in SQL_LOADERS):  # no call can name one: skip the walk
+        return names
     for node in _walk_executed(tree):
         if isinstance(node, ast.Call):
             called = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
@@ -156,7 +172,7 @@ def code_closure(root: str, reader: Callable[[str], str] | None = None) -> tuple
 def _analyse(name: str, is_package: bool, source: str) -> tuple[frozenset[str], frozenset[str]]:
     """(package modules imported, SQL files loaded) by a module's source; parsed once per text."""
     tree = ast.parse(source)
-    return frozenset(_imported(tree, name, is_package)), frozenset(_sql_names(tree))
+    return frozenset(_imported(tree, name, is_package)), frozenset(_sql_names(tree, source))
 
 
 def code_version(root: str, reader: Callable[[str], str] | None = None) -> str:

@@ -75,7 +75,7 @@ class ExtractParams:
     spec: BackboneSpec
     preprocessing: Preprocessing
     head: str  # "model": the network's own head decides; "none": a trained head decides later
-    layout: str = "auto"  # features.LAYOUTS; channels-last on the CPU changes float results, so it is keyed
+    layout: str = "auto"  # features.LAYOUTS; channels-last changes float results, so it is keyed
 
     def to_dict(self) -> dict:
         return {"spec": self.spec.to_dict(), "preprocessing": self.preprocessing.to_dict(), "head": self.head, "layout": self.layout}
@@ -167,7 +167,7 @@ def _compute_shards(
             return "to_layers"
         return "gradients" if any(plan and plan["method"] == GRADIENT_X_ACTIVATION for plan in plans.values()) else "full"
 
-    channels_last = features.uses_channels_last(params.layout, device)
+    channels_last = features.uses_channels_last(params.layout, model)
     if channels_last:
         model.to(memory_format=torch.channels_last)
 

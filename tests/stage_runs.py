@@ -39,8 +39,9 @@ def run_extract(
     device: str = "cpu",
     batch_size: int = extract_features.BATCH_SIZE,
     loader_workers: int | None = None,
+    layout: str = "auto",
 ) -> list[StageResult]:
-    params = extract_features.ExtractParams(spec, preprocessing, head)
+    params = extract_features.ExtractParams(spec, preprocessing, head, layout)
     context = Context(spec.name, device=device, progress=False, loader_workers=loader_workers)
     return extract_features.extract_layers(paths, Inputs.of(dataset, backbone), params, layers, context, batch_size)
 

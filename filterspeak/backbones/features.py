@@ -207,8 +207,8 @@ def forward_reduced(
 
     `batch` is uint8 on the CPU (pinned, on CUDA, for a non-blocking copy); "to_layers" and
     "full" run in inference mode. `channels_last` runs the network on a channels-last input (the
-    caller converts the model once); it changes the convolutions' float results, so the CPU
-    uses it only when asked (`uses_channels_last`). `keep_maps` also returns the maps, quantised
+    caller converts the model once); it changes the convolutions' float results slightly
+    (`uses_channels_last`). `keep_maps` also returns the maps, quantised
     on the device to 8 bits (filterspeak.backbones.stored_maps). On CUDA the copies back are queued, not waited for:
     the caller can queue the next batch before calling `wait()` on these results."""
     capture = _Capture(model, layers, stop=mode == "to_layers", gradients=mode == "gradients", reduce=True, keep_maps=keep_maps)
@@ -241,23 +241,23 @@ def forward_reduced(
     return results
 
 
-# How extraction lays out feature maps (`--layout`): "auto" is channels-last on CUDA only.
+# How extraction lays out feature maps (`--layout`): "auto" is channels-last for a convolutional network.
 LAYOUTS = ("auto", "channels_last", "contiguous")
 
 
-def uses_channels_last(layout: str, device: torch.device) -> bool:
-    """Whether extraction runs the network channels-last.
+def uses_channels_last(layout: str, model: nn.Module) -> bool:
+    """Whether extraction runs `model` channels-last.
 
-    "auto": on CUDA only. On the CPU channels-last changes the float results of convolutions
-    (SqueezeNet 1.0 `features.12`, 128 cub100 photos: 94% of the responses change, by up to
-    1.3e-3), so tables would differ from the contiguous layout's for a speed-up (1.6x on the
-    2-core machine): `--layout channels_last` asks for it, and is part of the cache key. On CUDA
-    results agree with the CPU's only within float tolerance anyway
-    (tests/backbones/test_device_parity.py), and channels-last lets cuDNN use its NHWC kernels,
-    as PyTorch recommends for convolutional networks."""
+    "auto": for any network with 2-D convolutions, on every device. Channels-last is the faster
+    layout for convolutions on the CPU (measured with benchmarks/extraction.py on the 2-core AMD
+    EPYC, bare forward to the layer: SqueezeNet 1.0 `features.12` 1.74x, ResNet-50 `layer4` 1.44x,
+    the built-in SmallCNN 1.4-1.85x) and lets cuDNN use its NHWC kernels on CUDA. It changes the
+    convolutions' float results by up to ~1e-3 relative (tests/tasks/test_extract_layouts.py bounds
+    the tables' difference), so the layout extraction ran in is part of its cache key;
+    "contiguous" stays a choice."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}: use {', '.join(LAYOUTS)}")
-    return layout == "channels_last" or (layout == "auto" and device.type == "cuda")
+    return layout == "channels_last" or (layout == "auto" and any(isinstance(module, nn.Conv2d) for module in model.modules()))
 
 
 def forward_to_layer(

@@ -24,6 +24,7 @@ from filterspeak.interpret.decomposition import positive_shares
 
 ESTIMATORS: tuple[str, ...] = ("counting", "em")
 MAX_EM_ITERATIONS = 500  # a bound, never the usual stop: the tolerance stops EM (tens of steps on the builds measured)
+MIXTURE_VALUES = 1 << 22  # p(a|x) values held at once by mixture_at (32 MB of float64), whatever the chunk and vocabulary
 
 #: (p(f|x) (n, F), n(x, a) (n, A) sparse) for the train images, chunk by chunk in image order.
 Chunks = Callable[[], Iterable[tuple[np.ndarray, sparse.csr_matrix]]]
@@ -44,21 +45,41 @@ def _explained(shares: np.ndarray, counts: sparse.csr_matrix) -> sparse.csr_matr
     return sparse.diags((shares.sum(axis=1) > 0).astype(np.float64)) @ counts
 
 
-def _step(pdf: np.ndarray, chunks: Chunks) -> tuple[np.ndarray, float, int]:
-    """One EM step: (Σ_x n(x, a) q(f | x, a) as (F, A), Σ n log p(a|x), images) under `pdf`."""
-    expected = np.zeros_like(pdf)
+def mixture_at(shares: np.ndarray, pdf: np.ndarray, counts: sparse.csr_matrix) -> np.ndarray:
+    """p(a|x) = Σ_f p(f|x) p(a|f) at each stored entry of `counts` (in its CSR order): row blocks of
+    the dense product p(f|x) · p(a|f) at BLAS speed, read at the entries, MIXTURE_VALUES at a time."""
+    images, attributes = counts.shape
+    rows = max(1, MIXTURE_VALUES // max(attributes, 1))
+    mixture = np.empty(counts.nnz)
+    for start in range(0, images, rows):
+        stop = min(start + rows, images)
+        first, last = counts.indptr[start], counts.indptr[stop]
+        if first == last:
+            continue
+        block = shares[start:stop] @ pdf  # (rows, A)
+        local = np.repeat(np.arange(stop - start), np.diff(counts.indptr[start : stop + 1]))
+        mixture[first:last] = block[local, counts.indices[first:last]]
+    return mixture
+
+
+def _step(pdf: np.ndarray, chunks: Chunks, expected: bool = True) -> tuple[np.ndarray | None, float, int]:
+    """One EM step: (Σ_x n(x, a) q(f | x, a) as (F, A), or None without `expected`; Σ n log p(a|x);
+    images) under `pdf`."""
+    sums = np.zeros_like(pdf) if expected else None
     log_likelihood, images = 0.0, 0
     for shares, counts in chunks():
-        counts = _explained(shares, counts).tocoo()
-        mixture = np.einsum("nf,nf->n", shares[counts.row], pdf[:, counts.col].T)  # p(a|x) at each caption attribute
+        counts = sparse.csr_matrix(_explained(shares, counts))
+        counts.sort_indices()
+        mixture = mixture_at(shares, pdf, counts)  # p(a|x) at each caption attribute
         keep = mixture > 0
         log_likelihood += float(counts.data[keep] @ np.log(mixture[keep]))
-        ratio = sparse.csr_matrix(
-            (np.where(keep, counts.data / np.where(keep, mixture, 1.0), 0.0), (counts.row, counts.col)), shape=counts.shape
-        )
-        expected += (ratio.T @ shares).T  # Σ_x p(f|x) n(x, a) / p(a|x)
+        if sums is not None:
+            ratio = sparse.csr_matrix(
+                (np.where(keep, counts.data / np.where(keep, mixture, 1.0), 0.0), counts.indices, counts.indptr), counts.shape
+            )
+            sums += (ratio.T @ shares).T  # Σ_x p(f|x) n(x, a) / p(a|x)
         images += int((shares.sum(axis=1) > 0).sum())
-    return expected * pdf, log_likelihood, images  # × p(a|f): Σ_x n(x, a) q(f | x, a)
+    return (None if sums is None else sums * pdf), log_likelihood, images  # × p(a|f): Σ_x n(x, a) q(f | x, a)
 
 
 def fit_em(initial: np.ndarray, chunks: Chunks, tolerance: float, max_iterations: int = MAX_EM_ITERATIONS, on_step=None) -> EmRun:
@@ -82,5 +103,5 @@ def fit_em(initial: np.ndarray, chunks: Chunks, tolerance: float, max_iterations
 
 def caption_log_likelihood(pdf: np.ndarray, chunks: Chunks) -> float:
     """(1/N) Σ_x Σ_a n(x, a) log p(a|x) of the captions under `pdf` (F, A)."""
-    _, log_likelihood, images = _step(positive_shares(pdf), chunks)
+    _, log_likelihood, images = _step(positive_shares(pdf), chunks, expected=False)
     return log_likelihood / max(images, 1)

@@ -126,14 +126,17 @@ def test_reduced_forward_gives_exactly_the_reductions_of_the_maps(batch, archite
     assert all(p.grad is None for p in model.parameters())  # no gradients left behind
 
 
-def test_channels_last_only_where_asked_and_close_to_contiguous():
+def test_channels_last_for_convolutional_networks_and_close_to_contiguous():
     from filterspeak.backbones.features import forward_reduced, uses_channels_last
 
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert not uses_channels_last("auto", cpu) and uses_channels_last("auto", cuda)
-    assert uses_channels_last("channels_last", cpu) and not uses_channels_last("contiguous", cuda)
+    cpu = torch.device("cpu")
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 16, 3), torch.nn.ReLU()).eval()
+    no_convolutions = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4))
+    assert uses_channels_last("auto", model) and not uses_channels_last("auto", no_convolutions)
+    assert uses_channels_last("channels_last", no_convolutions) and not uses_channels_last("contiguous", model)
+    with pytest.raises(ValueError, match="unknown layout 'nhwc'"):
+        uses_channels_last("nhwc", model)
     batch = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
     preprocessing = Preprocessing(image_size=32)
     contiguous = forward_reduced(model, ["3"], batch, preprocessing, cpu, "to_layers")["3"].responses

@@ -6,6 +6,7 @@ import pytest
 from scipy import sparse
 
 from filterspeak.interpret import estimators
+from filterspeak.interpret.decomposition import positive_shares
 
 FILTERS, ATTRIBUTES, IMAGES = 6, 8, 3000
 
@@ -70,3 +71,35 @@ def test_images_no_filter_responds_to_do_not_count():
     counts = sparse.csr_matrix(np.array([[0.5, 0.5], [1.0, 0.0]]))
     value = estimators.caption_log_likelihood(np.array([[0.5, 0.5], [1.0, 0.0]]), lambda: [(shares, counts)])
     assert value == pytest.approx(np.log(0.5))  # one image explained, the silent one left out
+
+
+def _step_by_definition(pdf, chunks):
+    """The EM step written out entry by entry: p(a|x) = Σ_f p(f|x) p(a|f) at every caption attribute."""
+    sums, log_likelihood, images = np.zeros_like(pdf), 0.0, 0
+    for shares, counts in chunks():
+        responding = shares.sum(axis=1) > 0
+        coo = counts.tocoo()
+        for x, a, n in zip(coo.row, coo.col, coo.data):
+            if not responding[x]:
+                continue
+            mixture = float(shares[x] @ pdf[:, a])
+            if mixture > 0:
+                log_likelihood += n * np.log(mixture)
+                sums[:, a] += shares[x] * n / mixture
+        images += int(responding.sum())
+    return sums * pdf, log_likelihood, images
+
+
+@pytest.mark.parametrize("values", [estimators.MIXTURE_VALUES, 8 * ATTRIBUTES + 3])  # one block per chunk, or many
+def test_the_step_as_products_equals_the_step_by_definition(monkeypatch, values):
+    """The step's products (dense p(f|x) · p(a|f) in row blocks, sparse n / p(a|x) · p(f|x)) give the
+    sums of its definition up to float rounding: 1e-12 relative."""
+    monkeypatch.setattr(estimators, "MIXTURE_VALUES", values)
+    _, counted, chunks = _planted(1)
+    pdf = positive_shares(counted)
+    expected, log_likelihood, images = estimators._step(pdf, chunks)
+    reference, reference_likelihood, reference_images = _step_by_definition(pdf, chunks)
+    assert images == reference_images > 0
+    assert log_likelihood == pytest.approx(reference_likelihood, rel=1e-12)
+    np.testing.assert_allclose(expected, reference, rtol=1e-12, atol=0)
+    assert estimators.caption_log_likelihood(counted, chunks) == pytest.approx(reference_likelihood / reference_images, rel=1e-12)
