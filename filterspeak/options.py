@@ -105,7 +105,7 @@ class BuildOptions:
     layout: str = option(
         "auto",
         "feature-map layout of extraction: auto (channels_last for a convolutional network, on the CPU and CUDA: 1.4x to 1.9x "
-        "faster convolutions on the CPU), channels_last, or contiguous (responses differ from channels-last's by up to ~1e-3)",
+        "faster convolutions on the CPU), channels_last, or contiguous (the same tables up to float rounding, ~1e-6 of their largest values)",
         choices=LAYOUTS,
     )
     loader_workers: int | None = option(

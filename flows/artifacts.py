@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from filterspeak.flows.summary import weights_line
+
 if TYPE_CHECKING:
     from filterspeak.flows.build import BuildReport
     from filterspeak.storage.cache import StageResult
@@ -58,6 +60,7 @@ def summary_markdown(report: BuildReport, results: Sequence[StageResult] = ()) -
         "",
         f"- store: `{report.store}`",
         f"- backbone: `{report.backbone}`, layer{'s' if len(report.layers) > 1 else ''} {', '.join(f'`{name}`' for name in report.layers)}",
+        f"- weights: {weights_line(metrics)}",
         f"- test accuracy: **{metrics['test_accuracy']:.3f}** (decisions decomposed by {metrics['decomposition']})",
     ]
     if len(report.layers) > 1:

@@ -41,15 +41,6 @@ class BuildReport:
     reports: dict[str, str] = field(default_factory=dict)  # layer -> the published report's index.html
 
 
-def _weights_line(backbone: dict) -> str:
-    """Where the network's weights came from (the backbone stage's metrics), as the summary says it."""
-    source = backbone.get("weights_source", "")
-    if backbone.get("shipped_dataset_matches") is False:
-        source += " (WARNING: this dataset's images or planted concepts are not those the shipped weights were trained on)"
-    sha256 = backbone.get("weights_sha256")
-    return f"{source}, sha256 {sha256[:12]}" if sha256 else source
-
-
 @flow(name="build", log_prints=True)
 def build(
     store: str | None = None, options: BuildOptions | None = None, progress: bool = True, latest: bool = True, report: bool = True
@@ -104,7 +95,7 @@ def build(
         layers=layers,
         stages=records,
         metrics={
-            "weights": _weights_line(first.by_stage["backbone"].metrics),
+            **{key: first.by_stage["backbone"].metrics.get(key) for key in ("weights_source", "weights_sha256", "shipped_dataset_matches")},
             "test_accuracy": decided[layers[0]]["decision_accuracy"],
             "test_accuracy_by_layer": {layer: metrics["decision_accuracy"] for layer, metrics in decided.items()},
             "decomposition": decided[layers[0]]["decomposition"],

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from filterspeak.flows.build import BuildReport
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from filterspeak.flows.build import BuildReport
+
+
+def weights_line(metrics: dict) -> str:
+    """Where the network's weights came from, from a build report's metrics (the backbone stage's)."""
+    source = metrics.get("weights_source") or ""
+    if metrics.get("shipped_dataset_matches") is False:
+        source += " (WARNING: this dataset's images or planted concepts are not those the shipped weights were trained on)"
+    sha256 = metrics.get("weights_sha256")
+    return f"{source}, sha256 {sha256[:12]}" if sha256 else source
 
 
 def format_report(report: BuildReport) -> str:
@@ -11,7 +23,7 @@ def format_report(report: BuildReport) -> str:
         f"FilterSpeak build {report.run_id}",
         f"  store:           {report.store}",
         f"  backbone:        {report.backbone} (layer {', '.join(report.layers)}; {metrics['filters']} filters in {report.layer})",
-        f"  weights:         {metrics['weights']}",
+        f"  weights:         {weights_line(metrics)}",
         f"  dataset:         {metrics['images']} images, {metrics['captions']} captions",
         f"  test accuracy:   {metrics['test_accuracy']:.3f} (decisions decomposed by {metrics['decomposition']})",
         f"  vocabulary size: {metrics['vocabulary_size']} attributes",

@@ -68,8 +68,7 @@ def _step(pdf: np.ndarray, chunks: Chunks, expected: bool = True) -> tuple[np.nd
     sums = np.zeros_like(pdf) if expected else None
     log_likelihood, images = 0.0, 0
     for shares, counts in chunks():
-        counts = sparse.csr_matrix(_explained(shares, counts))
-        counts.sort_indices()
+        counts = _explained(shares, counts).tocsr()
         mixture = mixture_at(shares, pdf, counts)  # p(a|x) at each caption attribute
         keep = mixture > 0
         log_likelihood += float(counts.data[keep] @ np.log(mixture[keep]))

@@ -107,13 +107,13 @@ def test_the_tiny_build_on_dask_and_s3_equals_the_local_build(cluster_store, sma
 def test_a_worker_killed_mid_extraction_still_gives_the_same_tables(cluster_store, s3_server, tmp_path, monkeypatch):
     """A build whose shard jobs each take a second on the workers (a user backbone that sleeps in
     its forward there), and the worker running one of them SIGKILLed once the first shard is
-    stored: Dask runs its job on the other worker, and the tables equal a local build's."""
+    stored: Dask runs its job on the other worker, and the tables equal a local build's. (Each shard
+    is its own job here, as cluster_store patched JOB_SHARDS for the module, so both workers have some.)"""
     paths, cluster, _report, client_cache = cluster_store
     reference = build(store=str(tmp_path / "local"), options=SLOW_SHARDS, progress=False)  # here: no sleep
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("FILTERSPEAK_CACHE", str(client_cache))
-    monkeypatch.setattr(extract_features, "JOB_SHARDS", 1)  # jobs of one shard each: they run on both workers
     fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False)
     work = paths.remote.key("work/extract")
     client = cluster.client()
