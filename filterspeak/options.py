@@ -16,6 +16,7 @@ from typing import Any
 from filterspeak.backbones import pretrained
 from filterspeak.backbones.devices import DEVICES
 from filterspeak.backbones.features import LAYOUTS
+from filterspeak.backbones.images import INTERPOLATIONS
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.captions.sources import FORMATS
 from filterspeak.captions.vocabulary import WEIGHTINGS
@@ -98,6 +99,23 @@ class BuildOptions:
         "and the --confusable-pairs 4 network: docs/concepts.md#shipped-weights); it is then named <backbone>-trained, and its "
         "weights depend on this CPU's float kernels",
     )
+    input_size: int | None = option(
+        None,
+        "network input side in pixels, the centre crop (e.g. 448 for fine-grained bird models; default: the backbone's own: "
+        "its torchvision weights' transforms, 224 for other ImageNet networks, --image-size for the built-in)",
+        minimum=16,
+    )
+    resize: int | None = option(
+        None,
+        "shorter image side before the centre crop, 0 = scale straight to the input size (default: the backbone's, "
+        "scaled with --input-size: 256 for 224, 512 for 448)",
+        minimum=0,
+    )
+    interpolation: str | None = option(
+        None, "resampling of the resize (default: the backbone's, bilinear unless its weights say)", choices=INTERPOLATIONS
+    )
+    mean: str | None = option(None, "per-channel mean R,G,B the network was trained with, e.g. 0.485,0.456,0.406 (default: the backbone's)")
+    std: str | None = option(None, "per-channel standard deviation R,G,B, e.g. 0.229,0.224,0.225 (default: the backbone's)")
     layer: str | None = option(
         None, "layer to explain, or several comma-separated (default: the backbone's last conv block, e.g. features.3)"
     )
@@ -170,6 +188,7 @@ class BuildOptions:
             if info.minimum is not None and value < info.minimum:
                 raise OptionError(f"{info.flag} must be >= {info.minimum}, got {value}")
         self.resources  # noqa: B018 - parsed here so a wrong value fails before any work
+        self.preprocessing_overrides  # noqa: B018 - likewise --mean and --std
 
     @property
     def resources(self) -> dict[str, float] | None:
@@ -210,8 +229,28 @@ class BuildOptions:
         return dataclasses.replace(spec, shipped=shipped.key, train=self.train) if shipped is not None else spec
 
     @property
+    def preprocessing_overrides(self) -> dict[str, Any]:
+        """The preprocessing the options set, as `Preprocessing.overridden` takes it."""
+        overrides: dict[str, Any] = {"image_size": self.input_size, "resize": self.resize, "interpolation": self.interpolation}
+        for name in ("mean", "std"):
+            text = getattr(self, name)
+            if text is None:
+                continue
+            try:
+                values = tuple(float(value) for value in text.split(","))
+            except ValueError:
+                values = ()
+            if len(values) != 3 or (name == "std" and min(values) <= 0):
+                raise OptionError(
+                    f"--{name} takes three numbers R,G,B{' above 0' if name == 'std' else ''}, e.g. 0.485,0.456,0.406; got {text!r}"
+                )
+            overrides[name] = values
+        return {name: value for name, value in overrides.items() if value is not None}
+
+    @property
     def preprocessing(self) -> Preprocessing:
-        return self.backbone_spec.default_preprocessing(self.image_size)
+        """The backbone's own preprocessing with what the options override."""
+        return self.backbone_spec.default_preprocessing(self.image_size).overridden(**self.preprocessing_overrides)
 
     @property
     def layers(self) -> list[str]:
@@ -223,16 +262,20 @@ class BuildOptions:
 
     def validate(self) -> None:
         """Fail in a second, before any work, on a wrong choice, backbone name, weights file or layer."""
-        from filterspeak.backbones.features import layer_module
+        from filterspeak.backbones.features import check_layers
         from filterspeak.backbones.registry import build_backbone
 
         self.check()
         if self.concept_filters and self.backbone != _BACKBONE.architecture:
             raise OptionError("--concept-filters applies to the built-in backbone (smallcnn) only")
         spec = self.backbone_spec
+        if spec.in_memory and self.dask:
+            raise OptionError(
+                "--dask cannot run an in-memory model: the workers are other processes and cannot rebuild the module object; "
+                "give it as a builder (--backbone package.module:function, importable on the workers, with --weights FILE) or build without --dask"
+            )
         model = build_backbone(spec, num_classes=2 if spec.trainable else None)
-        for layer in self.layers:
-            layer_module(model, layer)
+        check_layers(model, self.layers, self.preprocessing.image_size)
 
     def trains_head(self, backbone_outputs: int, dataset_classes: int) -> bool:
         """A linear head is fitted when asked, or (auto) when the backbone's classes are not the dataset's."""

@@ -157,19 +157,12 @@ def _sql(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     import json
 
-    from filterspeak.tasks.explain_images import explain_image_files
+    from filterspeak.api.explain import explain_image_files
 
     results = explain_image_files(StorePaths.at(args.store), args.images, args.backbone, args.layer, args.device, heatmaps=args.heatmaps)
     for item in results:
         if args.json:
-            cited = [{"phrase": c.phrase, "score": round(c.score, 4)} for c in item.cited]
-            output = {
-                "image": item.path,
-                "class": item.class_name,
-                "probability": round(item.probability, 4),
-                "sentence": item.sentence,
-                "attributes": cited,
-            }
+            output = item.to_dict()
             if args.heatmaps is not None:
                 output["heatmaps"] = [{"phrase": phrase, "file": file} for phrase, file in item.heatmaps]
             print(json.dumps(output))
@@ -184,11 +177,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
+    from filterspeak.api.evaluate_build import METRICS, check_metrics
     from filterspeak.evaluation.report import markdown_table, variants_table
     from filterspeak.flows.evaluate import evaluate
     from filterspeak.flows.run_errors import failures_reported_by_cli
     from filterspeak.storage.builds import load_build_record
-    from filterspeak.tasks.evaluate_build import METRICS, check_metrics
 
     chosen = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else METRICS
     if args.json_path and not Path(args.json_path).resolve().parent.is_dir():
@@ -213,7 +206,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from filterspeak.flows.diff import diff_builds, format_diff
+    from filterspeak.api.diff import diff_builds, format_diff
 
     print(format_diff(diff_builds(StorePaths.at(args.store), args.a, args.b), args.examples))
     return 0

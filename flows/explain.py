@@ -1,6 +1,6 @@
 """The `explain` flow: sentences for new image files, as a Prefect run (the `explain` deployment).
 
-Composition only: the work is `tasks.explain_images.explain_image_files`, the same function the
+Composition only: the work is `filterspeak.api.explain.explain_image_files`, the same function the
 `filterspeak explain` command calls; the flow adds run logs and a table artifact for the UI.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from filterspeak.api.explain import explain_image_files
 from filterspeak.flows.artifacts import publish_explain_artifact
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.explain_images import explain_image_files
 
 
 @flow(name="explain", log_prints=True)

@@ -19,6 +19,7 @@ def add_failures_command(commands) -> None:
 
 
 def run_failures(args: argparse.Namespace) -> int:
+    from filterspeak.api.failures import top_confusions
     from filterspeak.errors import at_least_one
     from filterspeak.storage.paths import StorePaths
     from filterspeak.tasks.graph import open_build
@@ -38,32 +39,3 @@ def run_failures(args: argparse.Namespace) -> int:
     for item in confusions:
         print(f"- {item['sentence']}")
     return 0
-
-
-def top_confusions(build, top: int) -> list[dict]:
-    """The `top` most frequent confusions of a finished build (a BuildView), each with its
-    sentence and ranked attributes, as `filterspeak failures --json` prints them. (Here, not in
-    the stage's module: what a stage imports is part of its cache key, and the graph imports every stage.)"""
-    from filterspeak.tasks.graph import require_stage
-
-    require_stage(build, "failures", "the failure analysis")
-    confusions = build.read("confusions").sort_values(["count", "true_class_id", "predicted_class_id"], ascending=[False, True, True])
-    attributes = build.read("confusion_attributes").sort_values("rank")
-    by_pair = {key: group for key, group in attributes.groupby(["true_class_id", "predicted_class_id"])}
-    names = build.read("classes").set_index("class_id")["name"]
-    out = []
-    for item in confusions.head(top).itertuples():
-        ranked = by_pair.get((item.true_class_id, item.predicted_class_id), attributes.iloc[:0])
-        out.append(
-            {
-                "true_class": names[item.true_class_id],
-                "predicted_class": names[item.predicted_class_id],
-                "count": int(item.count),
-                "rate": round(float(item.rate), 4),
-                "sentence": item.sentence,
-                "attributes": [
-                    {"phrase": a.phrase, "score": round(float(a.score), 4), "direction": a.direction} for a in ranked.itertuples()
-                ],
-            }
-        )
-    return out

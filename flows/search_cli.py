@@ -23,10 +23,10 @@ def add_search_command(commands) -> None:
 
 
 def run_search(args: argparse.Namespace) -> int:
+    from filterspeak.api.search import check_split, search
     from filterspeak.errors import at_least_one
     from filterspeak.storage.paths import StorePaths
     from filterspeak.tasks.graph import open_build
-    from filterspeak.tasks.search_images import check_split, search
 
     at_least_one("--top", args.top)  # bad options fail before the store is opened
     check_split(args.split)

@@ -60,7 +60,7 @@ def split_tensors(inputs: Inputs, split: str, preprocessing: Preprocessing) -> t
     images = inputs.read("images", ["image_id", "split", "class_id", "path"])
     chosen = images[images["split"] == split].sort_values("image_id")
     return (
-        image_loading.load_images(inputs.located("images", chosen["path"]), preprocessing.image_size, preprocessing.resize),
+        image_loading.load_images(inputs.located("images", chosen["path"]), *preprocessing.loading),
         torch.tensor(chosen["class_id"].to_numpy(), dtype=torch.long),
     )
 

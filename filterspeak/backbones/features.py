@@ -95,8 +95,32 @@ class ReducedFeatures:
 
 def _check_maps(output: torch.Tensor, layer: str) -> torch.Tensor:
     if not isinstance(output, torch.Tensor) or output.dim() != 4:
-        raise LayerNotFound(f"layer {layer!r} does not output (batch, filters, height, width) feature maps")
+        shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+        raise LayerNotFound(
+            f"layer {layer!r} outputs {shape}, not (batch, filters, height, width) feature maps: choose a convolutional layer"
+        )
     return output
+
+
+def check_layers(model: nn.Module, layers: list[str], size: int) -> None:
+    """Every layer exists and outputs feature maps, checked on one blank `size`² image (a forward
+    that stops at the last layer): a one-line error before any work, not in the middle of extraction."""
+    for layer in layers:
+        layer_module(model, layer)
+    capture = _Capture(model, layers, stop=True)
+    try:
+        _run(
+            model,
+            capture,
+            torch.zeros(1, 3, size, size, device=next(model.parameters(), torch.zeros(0)).device),
+            "to_layers",
+            torch.no_grad,
+        )
+    except LayerNotFound:
+        raise
+    except Exception as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise LayerNotFound(f"the model fails on a {size}×{size} input before reaching {', '.join(layers)}: {message}") from None
 
 
 class _Capture:

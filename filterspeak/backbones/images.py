@@ -24,27 +24,38 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_image(path: str | Path, size: int, resize: int | None = None) -> np.ndarray:
-    """RGB uint8 array (size, size, 3); any mode (greyscale, RGBA, CMYK) is converted to RGB.
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")  # the resampling of the resize (Preprocessing.interpolation)
 
-    With `resize`, the shorter side is scaled to `resize` and the centre `size` square cropped
-    (torchvision's ImageNet evaluation transform); without, the image is scaled to size×size.
-    """
+
+def load_image(path: str | Path, size: int, resize: int | None = None, interpolation: str = "bilinear") -> np.ndarray:
+    """RGB uint8 array (size, size, 3) of an image file; any mode (greyscale, RGBA, CMYK) is
+    converted to RGB, and large JPEGs are decoded at reduced scale first (`fit_image` does the rest)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # a 10,000² photo is fine: it is shrunk
         with Image.open(path) as image:
             image.draft("RGB", (resize or size, resize or size))  # large JPEGs decode at reduced scale
             rgb = _to_rgb(image)
-        if resize is None:
-            if rgb.size != (size, size):
-                rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-        else:
-            width, height = rgb.size
-            scale = resize / min(width, height)
-            rgb = rgb.resize((max(size, round(width * scale)), max(size, round(height * scale))), Image.Resampling.BILINEAR)
-            left, top = (rgb.size[0] - size) // 2, (rgb.size[1] - size) // 2
-            rgb = rgb.crop((left, top, left + size, top + size))
-        return np.asarray(rgb, dtype=np.uint8)
+        return fit_image(rgb, size, resize, interpolation)
+
+
+def fit_image(image: Image.Image, size: int, resize: int | None = None, interpolation: str = "bilinear") -> np.ndarray:
+    """RGB uint8 array (size, size, 3) of a PIL image, as the network sees it.
+
+    With `resize`, the shorter side is scaled to `resize` and the centre `size` square cropped
+    (torchvision's ImageNet evaluation transform); without, the image is scaled to size×size.
+    `interpolation` is one of INTERPOLATIONS."""
+    rgb = _to_rgb(image)
+    method = Image.Resampling[interpolation.upper()]
+    if resize is None:
+        if rgb.size != (size, size):
+            rgb = rgb.resize((size, size), method)
+    else:
+        width, height = rgb.size
+        scale = resize / min(width, height)
+        rgb = rgb.resize((max(size, round(width * scale)), max(size, round(height * scale))), method)
+        left, top = (rgb.size[0] - size) // 2, (rgb.size[1] - size) // 2
+        rgb = rgb.crop((left, top, left + size, top + size))
+    return np.asarray(rgb, dtype=np.uint8)
 
 
 def stack_images(arrays: Sequence[np.ndarray], size: int | None = None) -> torch.Tensor:
@@ -55,9 +66,9 @@ def stack_images(arrays: Sequence[np.ndarray], size: int | None = None) -> torch
     return torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous()
 
 
-def load_images(paths: Sequence[str | Path], size: int, resize: int | None = None) -> torch.Tensor:
+def load_images(paths: Sequence[str | Path], size: int, resize: int | None = None, interpolation: str = "bilinear") -> torch.Tensor:
     """(N, 3, size, size) uint8 tensor."""
-    return stack_images([load_image(path, size, resize) for path in paths], size)
+    return stack_images([load_image(path, size, resize, interpolation) for path in paths], size)
 
 
 def normalise(batch: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
@@ -73,4 +84,4 @@ def iterate_batches(paths: Sequence[str | Path], preprocessing: Preprocessing, b
     """Stream (positions, uint8 batch) so a large image set never sits in memory at once."""
     for start in range(0, len(paths), batch_size):
         stop = min(start + batch_size, len(paths))
-        yield slice(start, stop), load_images(paths[start:stop], preprocessing.image_size, preprocessing.resize)
+        yield slice(start, stop), load_images(paths[start:stop], *preprocessing.loading)

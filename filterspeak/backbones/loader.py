@@ -61,14 +61,14 @@ def auto_workers(device: torch.device, batches: int) -> int:
 class ImageFiles(Dataset):
     """Image files → RGB uint8 arrays (size, size, 3), decoded like `images.load_images`."""
 
-    def __init__(self, paths: Sequence[str | Path], size: int, resize: int | None) -> None:
-        self.paths, self.size, self.resize = [str(path) for path in paths], size, resize
+    def __init__(self, paths: Sequence[str | Path], size: int, resize: int | None, interpolation: str = "bilinear") -> None:
+        self.paths, self.size, self.resize, self.interpolation = [str(path) for path in paths], size, resize, interpolation
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> np.ndarray:
-        return load_image(self.paths[index], self.size, self.resize)
+        return load_image(self.paths[index], self.size, self.resize, self.interpolation)
 
 
 def start_method_name() -> str:
@@ -95,7 +95,7 @@ def image_batches(
     if not spans:
         return
     loader = DataLoader(
-        ImageFiles(paths, preprocessing.image_size, preprocessing.resize),
+        ImageFiles(paths, *preprocessing.loading),
         batch_sampler=[list(range(start, stop)) for start, stop in spans],
         num_workers=workers,
         collate_fn=stack_images,

@@ -9,7 +9,9 @@ Three kinds of `BackboneSpec.architecture`:
   (`torch.hub.get_dir()/checkpoints/<file of the weights' url>`) and never downloaded; both are
   loaded with `torch.load(weights_only=True)`; without weights it is a random network
   (`random_init_warning`);
-- `package.module:function`: the user's own builder returning an nn.Module (+ optional weights).
+- `package.module:function`: the user's own builder returning an nn.Module (+ optional weights);
+- `memory:<Class>:<sha256>`: an nn.Module held in this Python process (`filterspeak.backbones.in_memory`),
+  addressed by the content hash of its class and state_dict.
 A spec's identity (its fingerprint and `name`) covers the architecture and the weights file's
 sha256, never its path nor the name it was given by.
 
@@ -25,7 +27,7 @@ import difflib
 import importlib
 import re
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -34,6 +36,8 @@ import torchvision
 from torch import nn
 from torchvision.models import WeightsEnum
 
+from filterspeak.backbones import in_memory
+from filterspeak.backbones.images import INTERPOLATIONS
 from filterspeak.backbones.small_cnn import DEFAULT_LAYER as SMALL_CNN_LAYER
 from filterspeak.backbones.small_cnn import SmallCNN
 from filterspeak.errors import FilterSpeakError
@@ -51,15 +55,37 @@ class BackboneError(FilterSpeakError, ValueError):
 @dataclass(frozen=True)
 class Preprocessing:
     """Image → tensor: resize (shorter side to `resize`, then centre-crop `image_size`; or straight
-    to `image_size` when `resize` is None), scale to [0, 1], normalise."""
+    to `image_size` when `resize` is None) with `interpolation`, scale to [0, 1], normalise."""
 
     image_size: int = 64
     resize: int | None = None
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.25, 0.25, 0.25)
+    interpolation: str = "bilinear"  # one of images.INTERPOLATIONS
+
+    @property
+    def loading(self) -> tuple[int, int | None, str]:
+        """(size, resize, interpolation): the arguments of `images.load_images`."""
+        return self.image_size, self.resize, self.interpolation
+
+    def overridden(self, **changes) -> Preprocessing:
+        """This preprocessing with some of its fields given (None = keep). A new `image_size` without
+        a `resize` scales the resize with it (256 for 224 → 512 for 448); `resize=0` scales images
+        straight to the input size."""
+        changes = {name: value for name, value in changes.items() if value is not None}
+        if "image_size" in changes and "resize" not in changes and self.resize is not None:
+            changes["resize"] = round(self.resize * changes["image_size"] / self.image_size)
+        if changes.get("resize") == 0:
+            changes["resize"] = None
+        return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Identity for fingerprints (bilinear, the only interpolation before it was a choice, is left out,
+        so the stages stored before keep their keys)."""
+        values = asdict(self)
+        if values["interpolation"] == "bilinear":
+            del values["interpolation"]
+        return values
 
 
 IMAGENET_PREPROCESSING = Preprocessing(image_size=224, resize=256, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
@@ -82,6 +108,11 @@ class BackboneSpec:
     train: bool = False  # built-in only: train it although `shipped` weights exist (named `-trained`, so both fit in a store)
 
     @property
+    def in_memory(self) -> bool:
+        """An nn.Module held in this process, named by its content hash (`in_memory.register`)."""
+        return in_memory.is_reference(self.architecture)
+
+    @property
     def trainable(self) -> bool:
         """The built-in backbone: its weights are made by the `backbone` stage (trained or shipped) and kept in the store."""
         return self.architecture == BUILT_IN
@@ -98,6 +129,8 @@ class BackboneSpec:
             return "pretrained, shipped"
         if self.trainable:
             return "trained" if self.epochs else "random initialisation (0 epochs)"
+        if self.in_memory:
+            return "in memory (the module object passed in)"
         if self.weights:
             return "pretrained, from --weights"
         return "random initialisation (no --weights)" if self.is_random_init else "as the builder made it"
@@ -122,6 +155,9 @@ class BackboneSpec:
                 + ("-trained" if self.shipped is not None and self.train else "")
             )
             return f"{self.architecture}-w{self.width}-s{self.train_seed}{variant}"
+        if self.in_memory:
+            class_name, digest = in_memory.parts(self.architecture)
+            return f"{class_name.rsplit('.', 1)[-1]}-{digest[:8]}"
         short = self.architecture.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
         return f"{short}-{self.sha256()[:8]}" if self.weights else f"{short}-random"
 
@@ -185,6 +221,9 @@ class BackboneSpec:
             if not self.concept_filters:
                 del knobs["concept_filters"]
             return {**knobs, "trained_over_shipped": self.shipped} if self.shipped is not None else knobs
+        if self.in_memory:
+            class_name, digest = in_memory.parts(self.architecture)
+            return {"architecture": f"{in_memory.PREFIX}{class_name}", "module_sha256": digest}
         return {"architecture": self.architecture, "weights_sha256": self.sha256() if self.weights else None}
 
     def default_preprocessing(self, image_size: int) -> Preprocessing:
@@ -249,14 +288,21 @@ def torchvision_cache_path(weights: WeightsEnum) -> Path:
 
 def preprocessing_from_weights(weights: WeightsEnum) -> Preprocessing:
     """The weights' own `transforms()` (torchvision's ImageClassification: crop, resize, mean, std); the
-    ImageNet default when they define no such transforms. (The interpolation, bicubic for some, is not kept.)"""
+    ImageNet default when they define no such transforms. Their interpolation (bicubic for some) is kept."""
     transforms = weights.transforms()
     try:
         crop, resize = transforms.crop_size[0], transforms.resize_size[0]
         mean, std = tuple(float(v) for v in transforms.mean), tuple(float(v) for v in transforms.std)
     except (AttributeError, IndexError, TypeError):
         return IMAGENET_PREPROCESSING
-    return Preprocessing(image_size=int(crop), resize=int(resize), mean=mean, std=std)
+    interpolation = str(getattr(getattr(transforms, "interpolation", None), "value", "bilinear"))
+    return Preprocessing(
+        image_size=int(crop),
+        resize=int(resize),
+        mean=mean,
+        std=std,
+        interpolation=interpolation if interpolation in INTERPOLATIONS else "bilinear",
+    )
 
 
 _WEIGHTS_NAME = re.compile(r"(?:(?P<enum>\w+_Weights)\.)?(?P<entry>[A-Za-z]\w*)")
@@ -400,6 +446,10 @@ def build_backbone(spec: BackboneSpec, num_classes: int | None = None) -> nn.Mod
         if num_classes is None:
             raise BackboneError("the built-in backbone needs the number of classes")
         return SmallCNN(num_classes, spec.width)
+    if spec.in_memory:
+        if spec.weights:
+            raise BackboneError("an in-memory model carries its own weights: leave --weights out")
+        return in_memory.module_copy(spec.architecture)
     named = spec.torchvision_weights
     with torch.random.fork_rng(devices=[]):  # without weights: the same random network every time
         torch.manual_seed(RANDOM_INIT_SEED)

@@ -63,6 +63,10 @@ class EvaluationRecord:
     def targets(self) -> dict[str, bool | None]:
         return {key: target_met(key, self.metrics.get(key)) for key in TARGETS}
 
+    def _repr_markdown_(self) -> str:
+        """In Jupyter: the table `filterspeak evaluate` prints."""
+        return markdown_table(self)
+
     def to_json(self) -> dict[str, Any]:
         """Strict JSON: a value that is not a finite number (NaN, ±inf) is written as null, with a
         note naming it, since jq and JavaScript reject NaN."""

@@ -197,7 +197,10 @@ def test_preprocessing_follows_the_weights_transforms(tmp_path):
         image_size=240, resize=255, **imagenet
     )
     assert BackboneSpec("efficientnet_b1", weights="IMAGENET1K_V1").default_preprocessing(64) == Preprocessing(
-        image_size=240, resize=256, **imagenet
+        image_size=240,
+        resize=256,
+        interpolation="bicubic",
+        **imagenet,  # its transforms resize bicubic (V2: bilinear)
     )
     assert BackboneSpec("inception_v3", weights="IMAGENET1K_V1").default_preprocessing(64) == Preprocessing(
         image_size=299, resize=342, **imagenet
@@ -206,7 +209,7 @@ def test_preprocessing_follows_the_weights_transforms(tmp_path):
         image_size=224, resize=232, **imagenet
     )
     assert BackboneSpec("efficientnet_v2_l", weights="DEFAULT").default_preprocessing(64) == Preprocessing(
-        image_size=480, resize=480, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)
+        image_size=480, resize=480, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), interpolation="bicubic"
     )
     for weights in (
         ResNet50_Weights.IMAGENET1K_V1,

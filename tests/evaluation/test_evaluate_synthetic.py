@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from filterspeak.api.evaluate import method_variant
+from filterspeak.api.evaluate_build import evaluate_stages
 from filterspeak.flows.cli import main
-from filterspeak.flows.evaluate import method_variant
 from filterspeak.interpret.estimators import ESTIMATORS
 from filterspeak.options import BuildOptions
 from filterspeak.report import publish
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.evaluate_build import evaluate_stages
 from filterspeak.tasks.graph import BuildView, open_build
 
 pytestmark = pytest.mark.slow

@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 
+from filterspeak.api.evaluate import _flatten
+from filterspeak.api.evaluate_build import BuildEvaluation
 from filterspeak.evaluation.report import EvaluationRecord, markdown_table
 from filterspeak.evaluation.retrieval import RetrievalResult
-from filterspeak.flows.evaluate import _flatten
-from filterspeak.tasks.evaluate_build import BuildEvaluation
 
 
 def test_non_finite_values_at_any_depth_become_null_with_a_note():

@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from filterspeak.api import explain as explain_images
 from filterspeak.backbones import images as image_loading
 from filterspeak.backbones.features import forward_to_layer
 from filterspeak.evaluation import grounding
@@ -21,7 +22,6 @@ from filterspeak.interpret.heatmaps import heat_maps
 from filterspeak.interpret.responses import response
 from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks import explain_images
 from filterspeak.tasks.graph import open_build
 from filterspeak.tasks.readers import response_matrix
 

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
+from filterspeak.api.evaluate_build import evaluate_retrieval, truth_presence
+from filterspeak.api.search import search
 from filterspeak.evaluation.ranking import average_precision
 from filterspeak.flows.cli import main
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.evaluate_build import evaluate_retrieval, truth_presence
 from filterspeak.tasks.graph import open_build
-from filterspeak.tasks.search_images import search
 
 pytestmark = pytest.mark.slow
 

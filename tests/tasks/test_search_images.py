@@ -8,10 +8,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from filterspeak.api.search import SearchError, caption_parse, check_split, rank_images, resolve_phrase, search, suggestions
 from filterspeak.captions.parser import ParserConfig
 from filterspeak.captions.results import Phrase
 from filterspeak.errors import FilterSpeakError, OptionError
-from filterspeak.tasks.search_images import SearchError, caption_parse, check_split, rank_images, resolve_phrase, search, suggestions
 
 VOCABULARY = ["red crown", "red wing", "blue wing", "striped tail", "yellow belly", "black eye", "red eye"]
 

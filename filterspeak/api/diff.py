@@ -36,6 +36,14 @@ class BuildDiff:
     sentences: pa.Table  # image_id, correct_a, correct_b, sentence_a, sentence_b
     explained: int
 
+    def __str__(self) -> str:
+        return format_diff(self)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return f"<pre>{escape(format_diff(self))}</pre>"
+
 
 def diff_builds(paths: StorePaths, a: str, b: str) -> BuildDiff:
     first, second = resolve(paths, a), resolve(paths, b)
