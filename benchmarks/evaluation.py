@@ -6,7 +6,7 @@
 1. builds the documented default synthetic store (or reuses `--store`; everything is cached), the
    known-filter twin (8 planted concept filters) and the randomised twin;
 2. runs `filterspeak evaluate --variants`: the metrics, their baselines, the acceptance targets
-   (met or not) and every method variant of DESIGN.md changed one at a time, plus the
+   (met or not) and every method variant of docs/evaluation.md changed one at a time, plus the
    combinations in COMBINATIONS;
 3. with `--real-store` (a cub100 build, e.g. SqueezeNet features.12), retrieval mAP against
    CUB's class-level attribute truth vs random rankings, for the default and REAL_VARIANTS.

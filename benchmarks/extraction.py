@@ -98,7 +98,8 @@ def _upstream(store: Path, paths: list[str], spec, preprocessing, device: str):
     from filterspeak.storage.cache import run_stage
     from filterspeak.storage.fingerprint import fingerprint
     from filterspeak.storage.paths import StorePaths
-    from filterspeak.tasks import prepare_backbone, prepare_dataset
+    from filterspeak.tasks import backbone as backbone_stage
+    from filterspeak.tasks import dataset as dataset_stage
     from filterspeak.tasks.stage import Context, Inputs, run
 
     store_paths = StorePaths(store).ensure()
@@ -113,15 +114,15 @@ def _upstream(store: Path, paths: list[str], spec, preprocessing, device: str):
         output.write("classes", pd.DataFrame({"class_id": range(len(classes)), "name": classes}))
         output.metrics.update(metrics)
 
-    dataset = run_stage(store_paths, "dataset", {"benchmark": metrics}, write, prepare_dataset.TABLES, None)
-    params = prepare_backbone.BackboneParams(spec, preprocessing)
-    backbone = run(prepare_backbone.STAGE, store_paths, Inputs.of(dataset), params, Context(spec.name, device=device, progress=False))
+    dataset = run_stage(store_paths, "dataset", {"benchmark": metrics}, write, dataset_stage.TABLES, None)
+    params = backbone_stage.BackboneParams(spec, preprocessing)
+    backbone = run(backbone_stage.STAGE, store_paths, Inputs.of(dataset), params, Context(spec.name, device=device, progress=False))
     return store_paths, Inputs.of(dataset, backbone)
 
 
 def extract_stage(paths: list[str], layer: str, spec, preprocessing, device: str, workers: int | None, layout: str) -> float:
     """Images/s of the real `extract` stage, on a fresh temporary store."""
-    from filterspeak.tasks.extract_features import ExtractParams, extract_layers
+    from filterspeak.tasks.extract import ExtractParams, extract_layers
     from filterspeak.tasks.stage import Context
 
     with tempfile.TemporaryDirectory(prefix="extraction-benchmark-") as folder:

@@ -33,7 +33,12 @@ from filterspeak.storage.cache import run_stage
 from filterspeak.storage.paths import StorePaths
 from filterspeak.storage.schemas import BACKBONE_LAYER, F32
 from filterspeak.storage.vectors import vector_column
-from filterspeak.tasks import count_cooccurrence, decisions, estimate_pdfs, extract_features, parse_captions, prepare_dataset
+from filterspeak.tasks import captions as captions_stage
+from filterspeak.tasks import cooccurrence as cooccurrence_stage
+from filterspeak.tasks import dataset as dataset_stage
+from filterspeak.tasks import decisions
+from filterspeak.tasks import extract as extract_stage
+from filterspeak.tasks import pdfs as pdfs_stage
 from filterspeak.tasks.stage import Context, Inputs, run
 
 BLOCK = 4096  # images generated (and multiplied, for the reference) at a time
@@ -141,9 +146,9 @@ def write_inputs(paths: StorePaths, arguments) -> Inputs:
         "seed": arguments.seed,
     }
     return Inputs.of(
-        run_stage(paths, "dataset", size, dataset, prepare_dataset.TABLES),
-        run_stage(paths, "captions", size, captions, parse_captions.TABLES),
-        run_stage(paths, "extract", size, extract, {**extract_features.TABLES, **decisions.TABLES}, PARTITION),
+        run_stage(paths, "dataset", size, dataset, dataset_stage.TABLES),
+        run_stage(paths, "captions", size, captions, captions_stage.TABLES),
+        run_stage(paths, "extract", size, extract, {**extract_stage.TABLES, **decisions.TABLES}, PARTITION),
     )
 
 
@@ -188,9 +193,9 @@ def main() -> None:
         options = BuildOptions().replace(response="max", top_k_images=0)
         context = Context("synthetic", "layer", progress=False)
         started = time.perf_counter()
-        cooccurrence = run(count_cooccurrence.STAGE, paths, inputs, count_cooccurrence.params_from(options), context)
+        cooccurrence = run(cooccurrence_stage.STAGE, paths, inputs, cooccurrence_stage.params_from(options), context)
         middle = time.perf_counter()
-        run(estimate_pdfs.STAGE, paths, Inputs.of(*inputs.producers.values(), cooccurrence), estimate_pdfs.params_from(options), context)
+        run(pdfs_stage.STAGE, paths, Inputs.of(*inputs.producers.values(), cooccurrence), pdfs_stage.params_from(options), context)
         stages = time.perf_counter() - started
         print(f"stages      {stages:8.2f} s  (cooccurrence {middle - started:.2f} s, pdfs {stages - (middle - started):.2f} s)")
 

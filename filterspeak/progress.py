@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TextIO, TypeVar
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # bars only on a terminal (in Jupyter: start and end lines), so not tqdm.auto, which warns there without ipywidgets
 
 T = TypeVar("T")
 

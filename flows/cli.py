@@ -1,4 +1,6 @@
-"""`filterspeak` command line: build, sql, explain."""
+"""`filterspeak` command line: build, train-head, sql, explain, evaluate, diff, failures, search, report,
+captions, serve. A thin adapter: each command parses its flags and calls the read side or the build
+(filterspeak/api) or a Prefect flow."""
 
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ from filterspeak.backbones import pretrained
 from filterspeak.options import BuildOptions
 from filterspeak.storage.fingerprint import sha256_file
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks import prepare_backbone, prepare_dataset
+from filterspeak.tasks import backbone as backbone_stage
+from filterspeak.tasks import dataset as dataset_stage
 from filterspeak.tasks.stage import Context, Inputs, run
 
 
@@ -40,9 +41,9 @@ def train_entry(entry: pretrained.ShippedWeights, store: Path, progress: bool = 
         raise SystemExit(f"{entry.key}: its build options resolve to {spec.shipped!r}; fix SHIPPED")
     paths = StorePaths(store).ensure()
     context = Context(progress=progress)
-    dataset = run(prepare_dataset.STAGE, paths, Inputs.of(), prepare_dataset.params_from(options), context)
-    params = prepare_backbone.params_from(options)
-    backbone = run(prepare_backbone.STAGE, paths, Inputs.of(dataset), params, Context(spec.name, device="cpu", progress=progress))
+    dataset = run(dataset_stage.STAGE, paths, Inputs.of(), dataset_stage.params_from(options), context)
+    params = backbone_stage.params_from(options)
+    backbone = run(backbone_stage.STAGE, paths, Inputs.of(dataset), params, Context(spec.name, device="cpu", progress=progress))
     weights = backbone.file_path("weights")
     metrics = backbone.metrics
     record = {

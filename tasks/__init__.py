@@ -1,4 +1,6 @@
-"""Pipeline stages: one module per stage, each a plain function `(store, upstream results, params) → StageResult`.
-
-No module here imports Prefect except `prefect_tasks`, which wraps the stages as thin @task's.
+"""The pipeline's stages: one module per stage, named for it (`tasks/extract.py` is stage `extract`),
+each declaring its `StageSpec` once (what it reads and writes, its parameters, its compute).
+`stage.py` is the declaration and its runner, `graph.py` the order derived from the declarations,
+`decisions.py` and `readers.py` what several stages share, `prefect_tasks.py` the one Prefect task
+per stage (the only module here that imports Prefect).
 """

@@ -1,15 +1,18 @@
-"""The stage graph: every stage in order, and what is derived from their declarations — the
-run of a whole build, the tables of the catalog, and the read-back view of a finished build.
+"""The stage graph: its order and what is derived from the stages' declarations — the run of a
+whole build, the tables of the catalog, and the read-back view of a finished build.
 
-Order is the declaration order below; a stage may read any table an earlier stage wrote. A
-stage of scope "layer" runs once per explained layer; one with `run_layers` serves all layers
-in one pass (extraction).
+The order is derived (`ordered`): every stage runs after the stages that write what it reads,
+and a stage that declares it `replaces` tables (the trained head's decision tables) after
+their first writer; dataset-scope stages first, then backbone, then layer scope. Every table a
+stage reads has exactly one writer, besides declared replacements (checked on import). A stage
+of scope "layer" runs once per explained layer; one with `run_layers` serves all layers in one
+pass (extraction).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -23,36 +26,73 @@ from filterspeak.storage.cache import StageResult, load_stage_result
 from filterspeak.storage.paths import StorePaths
 from filterspeak.storage.schemas import ERRORS, Table
 from filterspeak.tasks import (
-    analyse_failures,
-    build_report,
-    count_cooccurrence,
-    estimate_pdfs,
-    extract_features,
-    generate_explanations,
-    parse_captions,
-    prepare_backbone,
-    prepare_dataset,
-    score_attributes,
-    train_head,
+    attribute_scores,
+    backbone,
+    captions,
+    cooccurrence,
+    dataset,
+    explanations,
+    extract,
+    failures,
+    head,
+    pdfs,
+    report,
 )
 from filterspeak.tasks.readers import attribute_map_weights, filter_attribute_pdf, split_ids, vocabulary_of
-from filterspeak.tasks.stage import Context, Produced, StageSpec, run
+from filterspeak.tasks.stage import SCOPES, Context, Produced, StageSpec, run
 
-STAGES: tuple[StageSpec, ...] = (
-    prepare_dataset.STAGE,
-    parse_captions.STAGE,
-    prepare_backbone.STAGE,
-    extract_features.STAGE,
-    train_head.STAGE,
-    count_cooccurrence.STAGE,
-    estimate_pdfs.STAGE,
-    score_attributes.STAGE,
-    generate_explanations.STAGE,
-    analyse_failures.STAGE,
-    build_report.STAGE,
+
+class GraphError(TypeError):
+    """Stage declarations that make no graph: a read nobody writes, a table with two writers, a cycle."""
+
+
+def ordered(stages: Iterable[StageSpec]) -> tuple[StageSpec, ...]:
+    """The run order of `stages`, derived from what each reads, writes and replaces; among stages
+    free to run, the widest scope first, then by name, so the order does not depend on how the
+    stages are listed. A GraphError names the declaration that makes no graph."""
+    listed = list(stages)
+    writers: dict[str, list[StageSpec]] = {}
+    for spec in listed:
+        for table in spec.writes:
+            writers.setdefault(table, []).append(spec)
+    after: dict[str, set[str]] = {spec.name: set() for spec in listed}
+    for spec in listed:
+        for table in spec.replaces:
+            if table not in spec.writes:
+                raise GraphError(f"stage {spec.name!r} replaces {table!r} but does not write it")
+        for table in set(spec.reads) | set(spec.replaces):
+            producers = [other for other in writers.get(table, []) if other.name != spec.name]
+            first = [other for other in producers if table not in other.replaces]
+            if not first:
+                raise GraphError(
+                    f"stage {spec.name!r} {'reads' if table in spec.reads else 'replaces'} {table!r}, which no other stage writes"
+                )
+            if len(first) > 1:
+                names = ", ".join(repr(other.name) for other in first)
+                raise GraphError(f"table {table!r} is written by {names}: one stage writes it, any other declares that it `replaces` it")
+            after[spec.name] |= {other.name for other in (producers if table in spec.reads else first)}
+            late = [other.name for other in producers if SCOPES.index(other.scope) > SCOPES.index(spec.scope)]
+            if late:
+                raise GraphError(f"stage {spec.name!r} (scope {spec.scope}) reads {table!r} from {late} of a narrower scope")
+    order: list[StageSpec] = []
+    waiting = sorted(listed, key=lambda spec: (SCOPES.index(spec.scope), spec.name))
+    while waiting:
+        done = {spec.name for spec in order}
+        ready = next((spec for spec in waiting if after[spec.name] <= done), None)
+        if ready is None:
+            raise GraphError(f"the stages {[spec.name for spec in waiting]} read each other's tables in a cycle")
+        order.append(ready)
+        waiting.remove(ready)
+    return tuple(order)
+
+
+# Every stage of the pipeline, one module each, named for it (alphabetically: `ordered` derives the run order).
+STAGES: tuple[StageSpec, ...] = ordered(
+    module.STAGE
+    for module in (attribute_scores, backbone, captions, cooccurrence, dataset, explanations, extract, failures, head, pdfs, report)
 )
 BY_NAME = {spec.name: spec for spec in STAGES}
-REPORT_STAGE = frozenset({build_report.STAGE.name})  # what a build without its HTML report leaves out (`run_graph(without=)`)
+REPORT_STAGE = frozenset({report.STAGE.name})  # what a build without its HTML report leaves out (`run_graph(without=)`)
 
 
 def _tables() -> dict[str, Table]:

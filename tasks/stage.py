@@ -3,7 +3,7 @@
 
 Everything else is derived from the declaration: its cache key (the content of exactly the
 columns it reads, its parameters, and the code version of its module's import closure), the
-build flow's order, the Prefect task wrappers, the build record, and the read-back view that
+graph's order (tasks/graph.ordered), the Prefect task wrappers, the build record, and the read-back view that
 `explain` and `evaluate` use. A stage runs and tests without Prefect: `run(spec, paths, ...)`.
 """
 
@@ -58,6 +58,9 @@ class StageSpec:
     enabled: (build options, inputs) -> whether the build runs it (default: always).
     run_layers: (paths, inputs, params, layers, context) -> one result per layer, for a stage that
              serves several layers in one pass (extraction); each layer is still keyed and stored alone.
+    replaces: tables this stage writes in place of their first writer's when it runs (the trained
+             head's decision tables replace extraction's): it runs after that writer, and readers
+             of the tables read its output (tasks/graph.ordered).
     """
 
     name: str
@@ -70,6 +73,7 @@ class StageSpec:
     external: Callable[[Any], Any] | None = None
     enabled: Callable[[Any, Inputs], bool] | None = None
     run_layers: Callable[..., list[StageResult]] | None = None
+    replaces: frozenset[str] = frozenset()
 
     def partition(self, context: Context) -> dict[str, str]:
         values = {"stage": self.name}
@@ -186,8 +190,8 @@ def cached(spec: StageSpec, paths: StorePaths, inputs: Inputs, params: Any, cont
 
 @dataclass
 class Produced:
-    """Which stage output holds each table of a build, in graph order (a later producer of the
-    same table, e.g. a trained head's predictions, replaces an earlier one)."""
+    """Which stage output holds each table of a build, added in graph order: a stage that
+    `replaces` a table runs after its first writer, so its output is the one kept."""
 
     by_table: dict[str, StageResult] = field(default_factory=dict)
     by_stage: dict[str, StageResult] = field(default_factory=dict)

@@ -9,23 +9,26 @@ from filterspeak.datasets.registry import DatasetParams
 from filterspeak.storage.cache import StageResult
 from filterspeak.storage.paths import StorePaths
 from filterspeak.storage.schemas import F32, F64
-from filterspeak.tasks import extract_features, parse_captions, prepare_backbone, prepare_dataset
+from filterspeak.tasks import backbone as backbone_stage
+from filterspeak.tasks import captions as captions_stage
+from filterspeak.tasks import dataset as dataset_stage
+from filterspeak.tasks import extract as extract_stage
 from filterspeak.tasks.stage import Context, Inputs, run
 
 
 def run_dataset(paths: StorePaths, params: DatasetParams) -> StageResult:
-    return run(prepare_dataset.STAGE, paths, Inputs.of(), params, Context(progress=False))
+    return run(dataset_stage.STAGE, paths, Inputs.of(), params, Context(progress=False))
 
 
-def run_captions(paths: StorePaths, dataset: StageResult, params: parse_captions.CaptionParams) -> StageResult:
-    return run(parse_captions.STAGE, paths, Inputs.of(dataset), params, Context(progress=False))
+def run_captions(paths: StorePaths, dataset: StageResult, params: captions_stage.CaptionParams) -> StageResult:
+    return run(captions_stage.STAGE, paths, Inputs.of(dataset), params, Context(progress=False))
 
 
 def run_backbone(
     paths: StorePaths, dataset: StageResult, spec: BackboneSpec, preprocessing: Preprocessing, device: str = "cpu"
 ) -> StageResult:
-    params = prepare_backbone.BackboneParams(spec, preprocessing)
-    return run(prepare_backbone.STAGE, paths, Inputs.of(dataset), params, Context(spec.name, device=device, progress=False))
+    params = backbone_stage.BackboneParams(spec, preprocessing)
+    return run(backbone_stage.STAGE, paths, Inputs.of(dataset), params, Context(spec.name, device=device, progress=False))
 
 
 def run_extract(
@@ -37,13 +40,13 @@ def run_extract(
     layers: list[str],
     head: str = "model",
     device: str = "cpu",
-    batch_size: int = extract_features.BATCH_SIZE,
+    batch_size: int = extract_stage.BATCH_SIZE,
     loader_workers: int | None = None,
     layout: str = "auto",
 ) -> list[StageResult]:
-    params = extract_features.ExtractParams(spec, preprocessing, head, layout)
+    params = extract_stage.ExtractParams(spec, preprocessing, head, layout)
     context = Context(spec.name, device=device, progress=False, loader_workers=loader_workers)
-    return extract_features.extract_layers(paths, Inputs.of(dataset, backbone), params, layers, context, batch_size)
+    return extract_stage.extract_layers(paths, Inputs.of(dataset, backbone), params, layers, context, batch_size)
 
 
 def stored_tables(
@@ -105,13 +108,13 @@ def hand_made_upstream(paths: StorePaths) -> list[StageResult]:
     images = pd.DataFrame({"image_id": [1, 2, 3, 4, 5], "split": ["train"] * 4 + ["test"], "path": "x", "class_id": 0})
     partition = dict(zip(BACKBONE_LAYER, ("net", "layer")))
     return [
-        stored_tables(paths, "dataset", {"images": images}, prepare_dataset.TABLES, metrics={"pixels_hash": "none"}),
-        stored_tables(paths, "captions", {"image_attributes": image_attributes}, parse_captions.TABLES),
+        stored_tables(paths, "dataset", {"images": images}, dataset_stage.TABLES, metrics={"pixels_hash": "none"}),
+        stored_tables(paths, "captions", {"image_attributes": image_attributes}, captions_stage.TABLES),
         stored_tables(
             paths,
             "extract",
             {"filter_responses": filter_responses, "response_stats": stats.table()},
-            extract_features.TABLES,
+            extract_stage.TABLES,
             partition,
             {"filters": 2},
         ),
@@ -122,12 +125,12 @@ def hand_made_cooccurrence(root, top_k: int, response: str = "max", shards=None)
     """The co-occurrence stage on the hand-made case, as a dense (filters, attributes) matrix
     (`shards`: a ShardRunner for its ranges, as on a cluster)."""
     from filterspeak.interpret.filter_pdfs import dense_matrix
-    from filterspeak.tasks import count_cooccurrence
+    from filterspeak.tasks import cooccurrence as cooccurrence_stage
 
     paths = StorePaths(root).ensure()
-    params = count_cooccurrence.CooccurrenceParams(response=response, top_k=top_k)
+    params = cooccurrence_stage.CooccurrenceParams(response=response, top_k=top_k)
     result = run(
-        count_cooccurrence.STAGE,
+        cooccurrence_stage.STAGE,
         paths,
         Inputs.of(*hand_made_upstream(paths)),
         params,
@@ -172,10 +175,10 @@ def hand_made_decided(paths: StorePaths) -> list[StageResult]:
     head_weights = pd.DataFrame({"class_id": [0, 0, 1, 1], "filter": [0, 1, 0, 1], "weight": [1.0, 0.0, 0.0, 1.0]})
     partition = dict(zip(BACKBONE_LAYER, ("net", "layer")))
     dataset = stored_tables(
-        paths, "dataset", {"images": images, "classes": classes}, prepare_dataset.TABLES, metrics={"pixels_hash": "none", "classes": 2}
+        paths, "dataset", {"images": images, "classes": classes}, dataset_stage.TABLES, metrics={"pixels_hash": "none", "classes": 2}
     )
     captions = stored_tables(
-        paths, "captions", {"attributes": attributes, "image_attributes": captions.read("image_attributes")}, parse_captions.TABLES
+        paths, "captions", {"attributes": attributes, "image_attributes": captions.read("image_attributes")}, captions_stage.TABLES
     )
     decided = stored_tables(
         paths,
@@ -188,7 +191,7 @@ def hand_made_decided(paths: StorePaths) -> list[StageResult]:
             "head_weights": head_weights,
             "head_bias": pd.DataFrame({"class_id": [0, 1], "bias": [0.0, 0.0]}),
         },
-        {**extract_features.TABLES, **decisions.TABLES},
+        {**extract_stage.TABLES, **decisions.TABLES},
         partition,
         {"filters": 2, "decomposition": "linear_gap"},
     )

@@ -47,6 +47,6 @@ def cli_flags(options: BuildOptions = TINY) -> list[str]:
 
 
 def dataset_params(options: BuildOptions = TINY) -> DatasetParams:
-    from filterspeak.tasks.prepare_dataset import params_from
+    from filterspeak.tasks.dataset import params_from
 
     return params_from(options)

@@ -30,7 +30,7 @@ from filterspeak.tasks.stage import Context
 # What builds an evaluation's twin: (store, options, progress, latest, report) -> anything (run_build, or the build flow).
 Builder = Callable[..., object]
 
-#: DESIGN.md's open choices, each changed alone from the defaults: every allowed value of each
+#: The method's open choices (docs/evaluation.md), each changed alone from the defaults: every allowed value of each
 #: method option (from its declaration, so a new response or correction is evaluated too), and
 #: p(x|f) over the top 20 images instead of all.
 METHOD_OPTIONS = ("response", "prior_correction", "attribute_weighting", "estimator")

@@ -26,7 +26,8 @@ from filterspeak.evaluation import deletion, failure_recall, grounding, known_fi
 from filterspeak.interpret import failures
 from filterspeak.interpret.image_attributes import image_attribute_scores
 from filterspeak.interpret.responses import response
-from filterspeak.tasks import analyse_failures, parse_captions
+from filterspeak.tasks import captions as captions_stage
+from filterspeak.tasks import failures as failures_stage
 from filterspeak.tasks.decisions import head_of
 from filterspeak.tasks.graph import BuildView
 from filterspeak.tasks.readers import attribute_score_matrix, response_matrix
@@ -75,7 +76,7 @@ def truth_presence(stages: BuildView, image_ids: np.ndarray) -> np.ndarray | Non
     definitions = stages.read("class_definitions")
     if not len(definitions):
         return None
-    parsed = CaptionParser(parse_captions.params_from(stages.options).parser).parse_many(
+    parsed = CaptionParser(captions_stage.params_from(stages.options).parser).parse_many(
         [PHRASE_CAPTION.format(p) for p in definitions["phrase"]]
     )
     images = stages.read("images").set_index("image_id").loc[image_ids]
@@ -132,7 +133,7 @@ def evaluate_failures(stages: BuildView) -> failure_recall.FailureRecallResult |
     dataset = stages.table_result("classes")
     if not dataset.has_table("planted_confusions") or not len(planted := stages.read("planted_confusions")):
         return None
-    errors = analyse_failures.errors_of(stages, "test")
+    errors = failures_stage.errors_of(stages, "test")
 
     def ranked(true: int, predicted: int, phrases: list[str]) -> list[str]:
         found = failures.distinguishing_attributes(

@@ -161,14 +161,14 @@ def attribute_column(build, attribute_id: int) -> tuple[np.ndarray, np.ndarray]:
 
 def search(build, phrase: str, top: int = 10, split: str = "test", parse: Parse | None = None) -> SearchResult:
     """The `top` images of `split` (test, train or all) that show `phrase` most, by p(a|x)."""
-    from filterspeak.tasks import parse_captions
+    from filterspeak.tasks import captions as captions_stage
 
     at_least_one("--top", top)
     check_split(split)
     require_stage(build, "attribute_scores", "attribute search")
     phrases = build.phrases
     if parse is None:
-        parse = caption_parse(parse_captions.params_from(build.options).parser)
+        parse = caption_parse(captions_stage.params_from(build.options).parser)
     resolved = resolve_phrase(phrase, phrases, parse)
     image_ids, scores = attribute_column(build, resolved.attribute_id)
     images = build.read("images", ["image_id", "split", "path", "class_id"]).set_index("image_id")

@@ -186,9 +186,9 @@ class Build:
     def _parse(self):
         if not hasattr(self, "_parser"):
             from filterspeak.api.search import caption_parse
-            from filterspeak.tasks import parse_captions
+            from filterspeak.tasks import captions as captions_stage
 
-            self._parser = caption_parse(parse_captions.params_from(self.options).parser)
+            self._parser = caption_parse(captions_stage.params_from(self.options).parser)
         return self._parser
 
     def explain(

@@ -44,7 +44,7 @@ def fit_image(image: Image.Image, size: int, resize: int | None = None, interpol
     With `resize`, the shorter side is scaled to `resize` and the centre `size` square cropped
     (torchvision's ImageNet evaluation transform); without, the image is scaled to size×size.
     `interpolation` is one of INTERPOLATIONS."""
-    rgb = _to_rgb(image)
+    rgb = image if image.mode == "RGB" else _to_rgb(image)  # a decoded file is RGB already: no copy
     method = Image.Resampling[interpolation.upper()]
     if resize is None:
         if rgb.size != (size, size):

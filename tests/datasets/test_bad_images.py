@@ -88,7 +88,7 @@ def test_a_10000_pixel_square_image_is_read_shrunk(tmp_path):
 def test_duplicate_image_ids_keep_the_first(tmp_path):
     import pandas as pd
 
-    from filterspeak.tasks.prepare_dataset import usable_images
+    from filterspeak.tasks.dataset import usable_images
 
     images = pd.DataFrame({"image_id": [0, 1, 1], "split": "train", "path": ["a", "b", "c"], "class_id": 0})
     kept, errors = usable_images(images, check_files=False)

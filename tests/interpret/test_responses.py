@@ -7,7 +7,7 @@ import torch
 from filterspeak.errors import OptionError
 from filterspeak.interpret.responses import GAP, RESPONSES, response
 from filterspeak.options import BuildOptions
-from filterspeak.tasks.extract_features import TABLES
+from filterspeak.tasks.extract import TABLES
 
 MAPS = torch.arange(1.0, 21.0).reshape(1, 1, 4, 5)  # one image, one filter: values 1..20
 EXPECTED = {"max": 20.0, "mean": 10.5}

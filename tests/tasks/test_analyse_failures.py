@@ -10,7 +10,12 @@ from filterspeak.flows.cli import main
 from filterspeak.options import BuildOptions
 from filterspeak.storage.paths import StorePaths
 from filterspeak.storage.schemas import BACKBONE_LAYER
-from filterspeak.tasks import analyse_failures, decisions, generate_explanations, parse_captions, prepare_dataset, score_attributes
+from filterspeak.tasks import attribute_scores as attribute_scores_stage
+from filterspeak.tasks import captions as captions_stage
+from filterspeak.tasks import dataset as dataset_stage
+from filterspeak.tasks import decisions
+from filterspeak.tasks import explanations as explanations_stage
+from filterspeak.tasks import failures as failures_stage
 from filterspeak.tasks.graph import BuildView
 from filterspeak.tasks.stage import Context, Inputs, Produced, run
 from stage_runs import stored_tables
@@ -46,14 +51,14 @@ def _upstream(paths: StorePaths, predicted: dict[int, int]) -> list:
     cited = pd.DataFrame({"image_id": tested, "rank": 1, "attribute_id": [1, 1, 0], "phrase": ["black wing", "black wing", "red crown"]})
     cited["rank"], cited["score"] = cited["rank"].astype("int32"), 0.9
     return [
-        stored_tables(paths, "dataset", {"images": images, "classes": classes}, prepare_dataset.TABLES, metrics={"classes": 2}),
-        stored_tables(paths, "captions", {"attributes": attributes}, parse_captions.TABLES),
-        stored_tables(paths, "attribute_scores", {"image_attribute_scores": scores}, score_attributes.TABLES, PARTITION),
+        stored_tables(paths, "dataset", {"images": images, "classes": classes}, dataset_stage.TABLES, metrics={"classes": 2}),
+        stored_tables(paths, "captions", {"attributes": attributes}, captions_stage.TABLES),
+        stored_tables(paths, "attribute_scores", {"image_attribute_scores": scores}, attribute_scores_stage.TABLES, PARTITION),
         stored_tables(
             paths,
             "explanations",
             {"predictions": predictions, "explanation_attributes": cited},
-            {**generate_explanations.TABLES, "predictions": decisions.TABLES["predictions"]},
+            {**explanations_stage.TABLES, "predictions": decisions.TABLES["predictions"]},
             PARTITION,
         ),
     ]
@@ -62,7 +67,7 @@ def _upstream(paths: StorePaths, predicted: dict[int, int]) -> list:
 def _analyse(tmp_path, predicted):
     paths = StorePaths(tmp_path).ensure()
     upstream = _upstream(paths, predicted)
-    result = run(analyse_failures.STAGE, paths, Inputs.of(*upstream), analyse_failures.FailureParams(), CONTEXT)
+    result = run(failures_stage.STAGE, paths, Inputs.of(*upstream), failures_stage.FailureParams(), CONTEXT)
     return paths, upstream, result
 
 

@@ -20,7 +20,7 @@ from filterspeak.report import publish
 from filterspeak.report.collect import Sizes, collect
 from filterspeak.report.pictures import DIMMED, Thumbnails
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks import build_report
+from filterspeak.tasks import report as report_stage
 from filterspeak.tasks.graph import open_build
 from filterspeak.tasks.readers import response_matrix
 
@@ -36,9 +36,9 @@ def build(small_store):
 def collected(build, tmp_path_factory):
     """The report's content collected again, into a new site folder, with the store's thumbnails."""
     site = tmp_path_factory.mktemp("site")
-    params = build_report.params_from(build.options)
+    params = report_stage.params_from(build.options)
     thumbnails = Thumbnails(build.paths.root / "thumbnails", params.image_size, params.resize)
-    inputs = build.produced.inputs().for_stage(build_report.STAGE)
+    inputs = build.produced.inputs().for_stage(report_stage.STAGE)
     content = collect(inputs, Sizes(), params.response, build.backbone, build.layer, params.dataset, site, thumbnails)
     return content, site, thumbnails
 

@@ -7,7 +7,7 @@ import pytest
 
 from filterspeak.errors import OptionError
 from filterspeak.interpret.responses import RESPONSES
-from filterspeak.tasks.count_cooccurrence import CooccurrenceParams
+from filterspeak.tasks.cooccurrence import CooccurrenceParams
 from stage_runs import hand_made_cooccurrence
 
 
@@ -36,10 +36,10 @@ def test_an_unknown_response_is_an_error_not_another_response():
 @pytest.mark.parametrize("top_k", [0, 1])
 def test_the_stage_streams_chunks_to_the_same_result(tmp_path, monkeypatch, top_k):
     """Two images per chunk: the train images span two chunks, the test image a third."""
-    from filterspeak.tasks import count_cooccurrence
+    from filterspeak.tasks import cooccurrence as cooccurrence_stage
 
     whole = hand_made_cooccurrence(tmp_path / "whole", top_k=top_k)
-    monkeypatch.setattr(count_cooccurrence, "CHUNK_IMAGES", 2)
+    monkeypatch.setattr(cooccurrence_stage, "CHUNK_IMAGES", 2)
     np.testing.assert_allclose(hand_made_cooccurrence(tmp_path / "chunked", top_k=top_k), whole, rtol=1e-15)
 
 
@@ -62,10 +62,10 @@ class _PickledRunner:
 def test_ranges_run_elsewhere_give_the_same_bits(tmp_path, monkeypatch, top_k):
     """One image per chunk and two chunks per range: the train images 1-2 and 3-4 are two jobs; their
     partial sums, added here in row order, are those of one pass here."""
-    from filterspeak.tasks import count_cooccurrence
+    from filterspeak.tasks import cooccurrence as cooccurrence_stage
 
-    monkeypatch.setattr(count_cooccurrence, "CHUNK_IMAGES", 1)
-    monkeypatch.setattr(count_cooccurrence, "RANGE_CHUNKS", 2)
+    monkeypatch.setattr(cooccurrence_stage, "CHUNK_IMAGES", 1)
+    monkeypatch.setattr(cooccurrence_stage, "RANGE_CHUNKS", 2)
     here = hand_made_cooccurrence(tmp_path / "here", top_k=top_k)
     runner = _PickledRunner()
     there = hand_made_cooccurrence(tmp_path / "there", top_k=top_k, shards=runner)

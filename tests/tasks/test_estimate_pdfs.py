@@ -6,7 +6,8 @@ import pytest
 
 from filterspeak.interpret.filter_pdfs import dense_matrix
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks import count_cooccurrence, estimate_pdfs
+from filterspeak.tasks import cooccurrence as cooccurrence_stage
+from filterspeak.tasks import pdfs as pdfs_stage
 from filterspeak.tasks.stage import Context, Inputs, run
 from stage_runs import hand_made_decided
 
@@ -16,9 +17,9 @@ CONTEXT = Context("net", "layer", progress=False)
 def _pdfs(root, correction: str, estimator: str = "counting", tolerance: float | None = None):
     paths = StorePaths(root).ensure()
     upstream = hand_made_decided(paths)
-    counts = run(count_cooccurrence.STAGE, paths, Inputs.of(*upstream), count_cooccurrence.CooccurrenceParams("max", 0), CONTEXT)
-    params = estimate_pdfs.PdfParams(correction, estimator, "max", tolerance)
-    return run(estimate_pdfs.STAGE, paths, Inputs.of(*upstream, counts), params, CONTEXT)
+    counts = run(cooccurrence_stage.STAGE, paths, Inputs.of(*upstream), cooccurrence_stage.CooccurrenceParams("max", 0), CONTEXT)
+    params = pdfs_stage.PdfParams(correction, estimator, "max", tolerance)
+    return run(pdfs_stage.STAGE, paths, Inputs.of(*upstream, counts), params, CONTEXT)
 
 
 def test_without_correction_p_a_given_f_is_the_normalised_cooccurrence(tmp_path):
@@ -94,9 +95,9 @@ def test_em_climbs_from_the_count_to_the_maximum_likelihood_estimate(tmp_path):
 
 
 def test_the_tolerance_is_part_of_the_em_key_only(tmp_path):
-    counting = estimate_pdfs.params_from(_options(estimator="counting", em_tolerance=1e-3))
-    assert counting == estimate_pdfs.params_from(_options(estimator="counting", em_tolerance=1e-6))
-    assert estimate_pdfs.params_from(_options(estimator="em", em_tolerance=1e-3)) != estimate_pdfs.params_from(
+    counting = pdfs_stage.params_from(_options(estimator="counting", em_tolerance=1e-3))
+    assert counting == pdfs_stage.params_from(_options(estimator="counting", em_tolerance=1e-6))
+    assert pdfs_stage.params_from(_options(estimator="em", em_tolerance=1e-3)) != pdfs_stage.params_from(
         _options(estimator="em", em_tolerance=1e-6)
     )
 

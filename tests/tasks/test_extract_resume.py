@@ -12,7 +12,7 @@ import crash_backbone
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.storage.cache import load_stage_result
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.extract_features import STAGE as EXTRACT
+from filterspeak.tasks.extract import STAGE as EXTRACT
 from stage_runs import run_backbone, run_dataset, run_extract
 from tiny_build import dataset_params
 

@@ -2,8 +2,8 @@ import pandas as pd
 
 from filterspeak.storage.cache import run_stage
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.parse_captions import CaptionParams, caption_errors
-from filterspeak.tasks.prepare_dataset import TABLES as DATASET_TABLES
+from filterspeak.tasks.captions import CaptionParams, caption_errors
+from filterspeak.tasks.dataset import TABLES as DATASET_TABLES
 from stage_runs import run_captions
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks.prepare_backbone import STAGE as BACKBONE
+from filterspeak.tasks.backbone import STAGE as BACKBONE
 from stage_runs import run_backbone, run_dataset
 from tiny_build import dataset_params
 from training_faults import killed_after_epoch

@@ -48,6 +48,7 @@ STAGE = StageSpec(
     module=__name__,
     scope="layer",
     writes=decisions.TABLES,
+    replaces=frozenset(decisions.TABLES),  # extraction wrote them with the model's own head; this head decides instead
     params=params_from,
     compute=compute,
     enabled=enabled,
