@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ngrounding accuracy by part: {shares(record.metrics.get('grounding_by_part', {}))}")
     print(f"where the misses peaked: {shares(record.metrics.get('grounding_miss_regions', {}))}")
     print("\nVariants (one option changed at a time from the defaults, then the combinations):\n")
-    print(variants_table(record.variants))
+    print(variants_table(record.variants, record.rows))
     result = {"synthetic": record.to_json()}
     if args.real_store:
         real = evaluate(store=args.real_store, device=args.device, progress=False, extra_variants=REAL_VARIANTS)
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{metrics.get('retrieval_class_prior_map'):.3f}; linear-probe ceiling {metrics.get('retrieval_probe_map'):.3f}"
         )
         print(f"  deletion ratio {metrics.get('deletion_ratio'):.2f}; randomisation overlap {metrics.get('randomization_overlap'):.3f}")
-        print("\n" + variants_table(real.variants))
+        print("\n" + variants_table(real.variants, real.rows))
         result["real"] = real.to_json()
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=float) + "\n")

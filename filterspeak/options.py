@@ -20,12 +20,12 @@ from filterspeak.backbones.images import INTERPOLATIONS
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.captions.sources import FORMATS
 from filterspeak.captions.vocabulary import WEIGHTINGS
-from filterspeak.datasets.registry import available_datasets
+from filterspeak.datasets.registry import DATASETS, Synthetic
 from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.datasets.synthetic_spec import MAX_CONFUSABLE_PAIRS
 from filterspeak.errors import OptionError
 from filterspeak.interpret.estimators import ESTIMATORS
-from filterspeak.interpret.filter_pdfs import PRIOR_CORRECTIONS
+from filterspeak.interpret.prior_corrections import PRIOR_CORRECTIONS
 from filterspeak.interpret.responses import RESPONSES
 
 HEADS = ("auto", "model", "train")
@@ -56,12 +56,7 @@ class OptionInfo:
 class BuildOptions:
     """Every knob of `filterspeak build`; the defaults are the documented defaults."""
 
-    dataset: str = option(
-        "synthetic",
-        "synthetic (built in), cub100, cub (CUB-200-2011 layout) or folder (DIR/<class>/<image> + --captions); "
-        "all but synthetic need --data-dir",
-        choices=available_datasets(),
-    )
+    dataset: str = option("synthetic", "the images and captions to explain: " + DATASETS.help(), choices=DATASETS.names)
     data_dir: str | None = option(None, "folder of the dataset (for every dataset but synthetic)")
     max_images_per_class: int = option(0, "a quick look: keep the first N images of each class in each split (0 = all)", minimum=0)
     captions: str | None = option(None, "caption file for dataset folder")
@@ -144,16 +139,15 @@ class BuildOptions:
     attribute_weighting: str = option(
         "presence", "p(a|x) from caption counts or from presence (each attribute of x weighs the same)", choices=WEIGHTINGS
     )
-    response: str = option(
-        "max", "filter response s_f(x): " + "; ".join(f"{r.name} = {r.help}" for r in RESPONSES.values()), choices=tuple(RESPONSES)
-    )
+    response: str = option("max", "filter response s_f(x): " + RESPONSES.help(), choices=RESPONSES.names)
     top_k_images: int = option(0, "images per filter used for p(x|f) (0 = all train images)", minimum=0)
-    prior_correction: str = option("pmi", "correct p(a|f) for the attribute prior p(a)", choices=PRIOR_CORRECTIONS)
+    prior_correction: str = option(
+        "pmi", "correct p(a|f) for the attribute prior p(a): " + PRIOR_CORRECTIONS.help(), choices=PRIOR_CORRECTIONS.names
+    )
     estimator: str = option(
         "counting",
-        "how p(a|f) is estimated from the captions: counting = one co-occurrence pass; em = the latent-variable "
-        "model p(a|x) = sum_f p(a|f) p(f|x) fitted by EM from the count (docs/evaluation.md compares them)",
-        choices=ESTIMATORS,
+        f"how p(a|f) is estimated from the captions: {ESTIMATORS.help()} (docs/evaluation.md compares them)",
+        choices=ESTIMATORS.names,
     )
     em_tolerance: float = option(1e-4, "EM stops when the caption log-likelihood per image gains less than this", minimum=0.0)
     sentence_attributes: int = option(3, "attributes cited per sentence", minimum=1)
@@ -285,13 +279,7 @@ class BuildOptions:
 
 
 # The options that are fields of the synthetic dataset's config and of the backbone's spec: option -> field.
-SYNTHETIC_FIELDS = {
-    "dataset_seed": "seed",
-    "num_classes": "num_classes",
-    "images_per_class": "images_per_class",
-    "image_size": "image_size",
-    "confusable_pairs": "confusable_pairs",
-}
+SYNTHETIC_FIELDS = Synthetic.fields
 BACKBONE_FIELDS = {
     "backbone": "architecture",
     "weights": "weights",

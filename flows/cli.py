@@ -179,7 +179,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from filterspeak.api.evaluate_build import METRICS, check_metrics
+    from filterspeak.api.metrics import METRICS, check_metrics
     from filterspeak.evaluation.report import markdown_table, variants_table
     from filterspeak.flows.evaluate import evaluate
     from filterspeak.flows.run_errors import failures_reported_by_cli
@@ -200,7 +200,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(markdown_table(record))
     if record.variants:
         print("\nVariants (one option changed at a time from the defaults):\n")
-        print(variants_table(record.variants))
+        print(variants_table(record.variants, record.rows))
     if args.json_path:
         Path(args.json_path).write_text(json.dumps(record.to_json(), indent=2, default=float, allow_nan=False) + "\n")
         print(f"\nwrote {args.json_path}")

@@ -2,7 +2,7 @@
 
 `filterspeak build --dask tcp://host:8786` (the `dask` build option) hands extraction's shard jobs
 to the cluster as mapped Prefect tasks: each worker loads the network once and keeps it
-(tasks/extract.compute_shard_job), writes its shards to the store's work area, and the
+(tasks/extract_worker.compute_shard_job), writes its shards to the store's work area, and the
 build process assembles the stage output from them as it does after a local pass. A worker that
 dies mid-shard loses only that shard: Dask runs its task again on another worker, and a shard a
 worker stored before dying is not computed twice. GPU workers are chosen with Dask resources:

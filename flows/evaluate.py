@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow
 
 from filterspeak.api.evaluate import evaluate_build
-from filterspeak.api.evaluate_build import METRICS
+from filterspeak.api.metrics import METRICS
 from filterspeak.evaluation.report import EvaluationRecord
 from filterspeak.flows.build import build
 from filterspeak.tasks.prefect_tasks import as_prefect_task

@@ -15,7 +15,7 @@ def add_report_command(commands) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from filterspeak.report.publish import publish_report
+    from filterspeak.api.publish import publish_report
     from filterspeak.storage.paths import StorePaths
 
     print(publish_report(StorePaths.at(args.store), args.backbone, args.layer, args.out))

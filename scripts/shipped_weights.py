@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 
 from filterspeak.backbones import pretrained
+from filterspeak.files import sha256_file
 from filterspeak.options import BuildOptions
-from filterspeak.storage.fingerprint import sha256_file
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks import backbone as backbone_stage
 from filterspeak.tasks import dataset as dataset_stage

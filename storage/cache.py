@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from filterspeak.storage.fingerprint import fingerprint, sha256_file
+from filterspeak.files import sha256_file
+from filterspeak.storage.fingerprint import fingerprint
 from filterspeak.storage.manifest import StageManifest, TableOutput
 from filterspeak.storage.parquet import TableWriter, read_arrow, read_batches, read_table
 from filterspeak.storage.paths import StoreError, StorePaths, safe_segment
@@ -41,6 +42,7 @@ class StageOutput:
     declared: Mapping[str, Table] = field(default_factory=dict)
     partition: Mapping[str, str] = field(default_factory=dict)
     work: Path | None = None  # resumable scratch space of this run (StorePaths.work_dir), removed once stored
+    caches: Mapping[str, Path] = field(default_factory=dict)  # the caches the stage declares: name -> folder (StorePaths.cache_dir)
     tables: list[TableOutput] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -70,6 +72,13 @@ class StageOutput:
         )
         if spec.location:  # readers key on these metrics instead of the columns (see Table.location)
             self.metrics.setdefault("locations", {})[table] = dict(spec.location)
+
+    def cache(self, name: str) -> Path:
+        """The folder of a cache the stage declares, the one place outside the output it writes: files
+        it makes once for all its outputs and links into them (what is linked is the output's)."""
+        if name not in self.caches:
+            raise KeyError(f"cache {name!r} is not among the caches this stage declares: {', '.join(self.caches) or 'none'}")
+        return self.caches[name]
 
     def file(self, name: str, relative: str) -> Path:
         """Reserve an artifact path (a weights file, an image folder) inside the output."""
@@ -247,8 +256,10 @@ def run_stage(
     compute: Callable[[StageOutput], None],
     declared: Mapping[str, Table] | None = None,
     partition: Mapping[str, str] | None = None,
+    caches: Iterable[str] = (),
 ) -> StageResult:
-    """Return the cached output for `inputs`, or compute it once and store it atomically.
+    """Return the cached output for `inputs`, or compute it once and store it atomically; `caches`:
+    the shared caches (StorePaths.cache_dir) the compute function may write besides its output.
 
     The run's work area (checkpoints, shards) survives a crash so the next run resumes; once the
     output is stored it is removed."""
@@ -271,6 +282,7 @@ def run_stage(
         declared=dict(declared or {}),
         partition=dict(partition or {}),
         work=paths.work_dir(stage, key),
+        caches={name: paths.cache_dir(name) for name in caches},
     )
     try:
         compute(output)

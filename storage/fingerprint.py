@@ -1,4 +1,5 @@
-"""The one place that computes cache keys: content hashes of files, parameters and code."""
+"""The one place that computes cache keys: hashes of parameters and code (a file's hash is
+`filterspeak.files.sha256_file`)."""
 
 from __future__ import annotations
 
@@ -6,27 +7,12 @@ import ast
 import functools
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 FINGERPRINT_LENGTH = 16
-_FILE_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes, memoised per (path, size, mtime) within the process."""
-    stat = os.stat(path)
-    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _FILE_HASHES:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _FILE_HASHES[key] = digest.hexdigest()
-    return _FILE_HASHES[key]
 
 
 def canonical_json(value: Any) -> str:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from filterspeak.storage.atomic import atomic_write
+from filterspeak.files import atomic_write
 
 
 def write_json(path: Path, value: Any) -> None:

@@ -44,6 +44,8 @@ class StorePaths:
     catalog.duckdb                  views over the current Parquet files
     work/<stage>/<fingerprint>/     resumable shards or training checkpoints of a stage run not finished yet (never published)
     files/<stage>/<fingerprint>/    single files of a stage output on object storage, fetched without the rest (files_of)
+    caches/<name>/                  files that stages declaring the cache reuse across their outputs (the report's
+                                    thumbnails): on this machine only, never published, safe to delete (cache_dir)
 
     A store on object storage (`remote`) has the same layout in its bucket; `root` is then this
     machine's mirror of it (storage/remote.py), and `pull`/`push` keep the mutable files in step.
@@ -126,6 +128,11 @@ class StorePaths:
         """Scratch space of one stage run (extraction shards): survives a crash so the next run
         resumes, is deleted once the stage output is stored, and no catalog view reads it."""
         return self.root / "work" / stage / fingerprint
+
+    def cache_dir(self, name: str) -> Path:
+        """The cache `name`, shared by the stages that declare it (StageSpec.caches): files made once
+        and linked into their outputs, named by what decides their content; no table reads it."""
+        return self.root / "caches" / name
 
     @property
     def runs(self) -> Path:

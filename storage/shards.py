@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from filterspeak.storage.fingerprint import sha256_file
+from filterspeak.files import sha256_file
 from filterspeak.storage.json_files import read_json, write_json
 from filterspeak.storage.parquet import read_arrow, write_table
 from filterspeak.storage.paths import StorePaths

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from filterspeak.interpret.image_attributes import image_attribute_scores
-from filterspeak.interpret.responses import response
+from filterspeak.interpret.responses import RESPONSES
 from filterspeak.storage.cache import StageOutput
 from filterspeak.storage.schemas import BACKBONE_LAYER, F64, I64, table
 from filterspeak.tasks.readers import filter_attribute_pdf, vector_chunks
@@ -35,7 +35,7 @@ def params_from(options, inputs: Inputs | None = None) -> ScoreParams:
 
 def compute(inputs: Inputs, params: ScoreParams, context: Context, output: StageOutput) -> None:
     """Chunk by chunk of images, rows sorted by (image_id, attribute_id)."""
-    column = response(params.response).column
+    column = RESPONSES[params.response].column
     num_attributes = len(inputs.read("attributes", ["attribute_id"]))
     pdf = filter_attribute_pdf(inputs, int(inputs.metrics("filter_responses")["filters"]), num_attributes)
     images = 0

@@ -24,8 +24,8 @@ from filterspeak.backbones import concepts, pretrained, registry, training
 from filterspeak.backbones import images as image_loading
 from filterspeak.backbones.devices import resolve_device
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
+from filterspeak.files import sha256_file
 from filterspeak.storage.cache import StageOutput
-from filterspeak.storage.fingerprint import sha256_file
 from filterspeak.storage.schemas import BACKBONE, F64, I64, STR, table
 from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec
 

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from filterspeak.errors import OptionError
 from filterspeak.interpret.cooccurrence import CooccurrenceSums, Selection, TopResponses
-from filterspeak.interpret.responses import response
+from filterspeak.interpret.responses import RESPONSES
 from filterspeak.progress import Progress
 from filterspeak.sql import load_sql
 from filterspeak.storage.cache import StageOutput
@@ -37,7 +37,7 @@ class CooccurrenceParams:
     top_k: int  # images kept per filter for p(x|f); 0 keeps every train image
 
     def __post_init__(self) -> None:
-        response(self.response)  # an unknown name is an error, never silently another response
+        RESPONSES[self.response]  # an unknown name is an error, never silently another response
         if self.top_k < 0:
             raise OptionError("--top-k-images must be >= 0 (0 keeps all images)")
 
@@ -150,7 +150,7 @@ def _jobs(inputs: Inputs, column: str, train: np.ndarray, filters: int, attribut
 
 
 def compute(inputs: Inputs, params: CooccurrenceParams, context: Context, output: StageOutput) -> None:
-    column = response(params.response).column
+    column = RESPONSES[params.response].column
     train = split_ids(inputs, "train")
     filters = int(inputs.metrics("filter_responses")["filters"])
     with parquet_views({"image_attributes": inputs.path("image_attributes")}) as connection:

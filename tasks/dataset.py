@@ -68,10 +68,11 @@ def source_key(params: DatasetParams) -> str:
 def compute(inputs: Inputs, params: DatasetParams, context: Context, output: StageOutput) -> None:
     work_dir = output.directory / "dataset"
     loaded = registry.load_dataset(params, work_dir, progress=context.progress)
-    images, image_errors = usable_images(loaded.images, check_files=params.name not in registry.GENERATED)
+    generated = registry.DATASETS[params.name].generated
+    images, image_errors = usable_images(loaded.images, check_files=not generated)
     for name, path in loaded.artifacts.items():
         output.file(name, str(path.relative_to(output.directory)))
-    if params.name in registry.GENERATED:  # files in the store: named relative to this output (StageResult.located)
+    if generated:  # files in the store: named relative to this output (StageResult.located)
         images["path"] = [Path(p).relative_to(output.directory).as_posix() for p in images["path"]]
     pixels = artifact_hash(output.directory, output.files["images"]) if "images" in loaded.artifacts else source_key(params)
     output.metrics.update(pixels_hash=pixels)

@@ -4,6 +4,7 @@ caption log-likelihood of the estimate (estimator_runs: one row for counting, on
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from scipy import sparse
 
 from filterspeak.interpret import estimators, filter_pdfs
 from filterspeak.interpret.decomposition import positive_shares
-from filterspeak.interpret.responses import GAP, RESPONSES, response
+from filterspeak.interpret.responses import GAP, RESPONSES
 from filterspeak.progress import Progress
 from filterspeak.storage.cache import StageOutput
 from filterspeak.storage.schemas import BACKBONE_LAYER, F64, I32, I64, table
@@ -40,23 +41,20 @@ TABLES = {
 
 @dataclass(frozen=True)
 class PdfParams:
-    prior_correction: str  # one of filter_pdfs.PRIOR_CORRECTIONS
-    estimator: str  # one of estimators.ESTIMATORS
+    prior_correction: str  # a name in prior_corrections.PRIOR_CORRECTIONS
+    estimator: str  # a name in estimators.ESTIMATORS
     response: str  # s_f(x) of p(f|x) in the caption likelihood: a name in RESPONSES
-    em_tolerance: float | None  # EM only (None for counting, so its key does not depend on it)
+    settings: tuple[tuple[str, Any], ...] = ()  # the estimator's own options (EM: em_tolerance), so only they key it
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        values = asdict(self)
+        return {**values, **dict(values.pop("settings"))}
 
 
 def params_from(options, inputs: Inputs | None = None) -> PdfParams:
-    em = options.estimator == "em"
-    return PdfParams(
-        prior_correction=options.prior_correction,
-        estimator=options.estimator,
-        response=options.response,
-        em_tolerance=options.em_tolerance if em else None,
-    )
+    estimator = estimators.ESTIMATORS[options.estimator]
+    settings = tuple((name, getattr(options, name)) for name in estimator.options)
+    return PdfParams(prior_correction=options.prior_correction, estimator=estimator.name, response=options.response, settings=settings)
 
 
 def _caption_chunks(inputs: Inputs, column: str, train_ids: np.ndarray, num_attributes: int) -> estimators.Chunks:
@@ -76,22 +74,18 @@ def _caption_chunks(inputs: Inputs, column: str, train_ids: np.ndarray, num_attr
     return chunks
 
 
-def _estimate(
-    inputs: Inputs, params: PdfParams, counted: np.ndarray, train_ids: np.ndarray, context: Context
-) -> tuple[np.ndarray, list[float], bool]:
-    """(p(a|f) before the prior correction, up to row scale; the caption log-likelihood per image at
-    each step; whether the tolerance stopped EM rather than its bound)."""
-    chunks = _caption_chunks(inputs, response(params.response).column, train_ids, counted.shape[1])
-    if params.estimator == "counting":  # the co-occurrence itself: filter_attribute_matrix normalises it
-        return counted, [estimators.caption_log_likelihood(counted, chunks)], True
-    with Progress(None, "EM on p(a|f)", unit="step", enabled=context.progress) as bar:
+def _estimate(inputs: Inputs, params: PdfParams, counted: np.ndarray, train_ids: np.ndarray, context: Context) -> estimators.EstimatorRun:
+    """The chosen estimator's p(a|f) (before the prior correction, up to row scale) and its caption
+    log-likelihood per image at each step."""
+    chunks = _caption_chunks(inputs, RESPONSES[params.response].column, train_ids, counted.shape[1])
+    estimator = estimators.ESTIMATORS[params.estimator]
+    with Progress(None, estimator.progress or "", unit="step", enabled=context.progress and estimator.progress is not None) as bar:
 
         def on_step(_iteration: int, value: float) -> None:
             bar.update(1)
             bar.postfix(log_likelihood=f"{value:.5f}")
 
-        run = estimators.fit_em(counted, chunks, params.em_tolerance, on_step=on_step)
-    return run.pdf, run.log_likelihoods, run.converged
+        return estimator.estimate(counted, chunks, dict(params.settings), on_step=on_step)
 
 
 def _train_stats(inputs: Inputs, filters: int) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +117,9 @@ def compute(inputs: Inputs, params: PdfParams, context: Context, output: StageOu
     prior = attributes.sort_values("attribute_id")["prior"].to_numpy()
     counts = inputs.read("cooccurrence")
     matrix = filter_pdfs.dense_matrix(counts, num_filters, num_attributes, "filter", "attribute_id", "cooccurrence")
-    estimate, log_likelihoods, converged = _estimate(inputs, params, matrix, train_ids, context)
-    pdf, lift = filter_pdfs.filter_attribute_matrix(estimate, prior, params.prior_correction)
+    run = _estimate(inputs, params, matrix, train_ids, context)
+    log_likelihoods = run.log_likelihoods
+    pdf, lift = filter_pdfs.filter_attribute_matrix(run.pdf, prior, params.prior_correction)
     output.write(
         "estimator_runs",
         pd.DataFrame(
@@ -179,7 +174,7 @@ def compute(inputs: Inputs, params: PdfParams, context: Context, output: StageOu
         mean_selectivity=float(selectivity[has_pdf].mean()) if has_pdf.any() else 0.0,
         estimator=params.estimator,
         estimator_steps=len(log_likelihoods) - 1,
-        estimator_converged=converged,
+        estimator_converged=run.converged,
         caption_log_likelihood=log_likelihoods[-1],
     )
 

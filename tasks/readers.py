@@ -95,7 +95,7 @@ def attribute_map_weights(source, pdf: np.ndarray, response_name: str) -> np.nda
     weights of the heat maps M_a that `explain --heatmaps` and the report draw and the grounding
     metric scores."""
     from filterspeak.interpret.heatmaps import filter_given_attribute, filter_prior
-    from filterspeak.interpret.responses import response
+    from filterspeak.interpret.responses import RESPONSES
 
-    responses = response_matrix(source, "filter_responses", response(response_name).column, split_ids(source, "train"))
+    responses = response_matrix(source, "filter_responses", RESPONSES[response_name].column, split_ids(source, "train"))
     return filter_given_attribute(pdf, filter_prior(responses))

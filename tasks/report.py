@@ -1,30 +1,41 @@
 """Stage `report`: a static HTML site of the build (filterspeak/report): filters, attributes,
 classes, decisions and failures, with pictures. Stored like any stage output (rebuilt only when
 a table it reads, its parameters, its code or its templates change); `filterspeak report` and
-the build publish it to `<store>/report/<backbone>/<layer>/` (filterspeak/report/publish.py).
+the build publish it to `<store>/report/<backbone>/<layer>/` (filterspeak/api/publish.py).
 
-Its thumbnails are cached once per (image, size) in `<store>/thumbnails/` and hard-linked into
-each report, so rebuilds and other layers reuse them.
+Here the tables are read (`read_tables`, through tasks/readers.py) and handed to
+filterspeak/report/collect.py, which makes the pages' content and pictures from them. Its
+thumbnails are made once per (image, size) in the cache it declares (`thumbnails`:
+`<store>/caches/thumbnails/`) and hard-linked into each report, so rebuilds and other layers
+reuse them; everything else it writes is inside its output.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from filterspeak.backbones.quantised_maps import dequantise
+from filterspeak.interpret.responses import RESPONSES
+from filterspeak.report import content as c
 from filterspeak.report import pages
-from filterspeak.report.collect import Sizes, collect
+from filterspeak.report.collect import Shown, Sizes, Tables, collect, write_overlays
 from filterspeak.report.pictures import Thumbnails
 from filterspeak.storage.cache import StageOutput
 from filterspeak.storage.fingerprint import fingerprint
 from filterspeak.storage.schemas import BACKBONE_LAYER, I64, STR, table
+from filterspeak.storage.stored_maps import map_arrays
+from filterspeak.tasks.readers import attribute_map_weights, attribute_score_matrix, filter_attribute_pdf, response_matrix, split_ids
 from filterspeak.tasks.stage import ALL_COLUMNS, Context, Inputs, StageSpec
 
 SITE = "site"  # the output's folder holding index.html and the rest
+THUMBNAILS = "thumbnails"  # the cache the stage declares (StageSpec.caches): thumbnails shared by every report of the store
 TABLES = {
     # every file of the site: what `filterspeak report` publishes, and its size
     "report_files": table(("path", STR), ("kind", STR), ("bytes", I64), partition=BACKBONE_LAYER)
@@ -55,17 +66,64 @@ def templates_version(_params: ReportParams | None = None) -> str:
     return fingerprint([[p.relative_to(TEMPLATES).as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()] for p in files])
 
 
-def store_root(output: StageOutput) -> Path:
-    """The store a stage output is written into: stages/<stage>/<fingerprint> under its root."""
-    return output.final_directory.parents[2]
+def read_tables(inputs: Inputs, response: str) -> Tables:
+    """The tables the report is made of (all but the decisions' contributions and the feature maps,
+    which are read for the images shown only)."""
+    images = inputs.read("images", ["image_id", "split", "class_id", "path"]).set_index("image_id").sort_index()
+    images["file"] = inputs.located("images", images["path"].tolist())
+    attributes = inputs.read("attributes", ["attribute_id", "phrase", "document_frequency"]).sort_values("attribute_id")
+    pdf = filter_attribute_pdf(inputs, int(inputs.metrics("filter_responses")["filters"]), len(attributes))
+    predictions = inputs.read("predictions").set_index("image_id")
+    test = predictions.loc[predictions.index.intersection(split_ids(inputs, "test"))]
+    train_ids = split_ids(inputs, "train")
+    failures = "confusions" in inputs.producers
+    return Tables(
+        images=images,
+        classes=inputs.read("classes", ["class_id", "name"]),
+        attributes=attributes,
+        pdf=pdf,
+        weights=attribute_map_weights(inputs, pdf, response),
+        stats=inputs.read("filter_stats", ["filter", "selectivity", "entropy"]).set_index("filter"),
+        test=test,
+        train_ids=train_ids,
+        responses=response_matrix(inputs, "filter_responses", RESPONSES[response].column, train_ids),
+        scores=attribute_score_matrix(inputs, test.index.to_numpy(), len(attributes)),
+        class_attributes=inputs.read("class_attributes", ["class_id", "attribute_id", "probability", "rank"]),
+        sentences=inputs.read("explanations", ["image_id", "sentence"]).set_index("image_id")["sentence"],
+        cited=inputs.read("explanation_attributes", ["image_id", "rank", "attribute_id", "phrase"]),
+        head=inputs.read("head_weights") if "head_weights" in inputs.producers else None,
+        confusions=inputs.read("confusions") if failures else None,
+        confusion_attributes=inputs.read("confusion_attributes") if failures else None,
+        decomposition=str(inputs.metrics("predictions").get("decomposition", "")),
+        example_sentences=list(inputs.metrics("explanations").get("examples", [])),
+    )
+
+
+def shown_maps(inputs: Inputs, image_ids: np.ndarray, rows: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(image ids, (n, F, H, W) maps) of the given images from `feature_maps`, one batch at a time:
+    only their maps are decoded."""
+    for batch in inputs.batches("feature_maps", rows=rows):
+        ids = batch.column("image_id").to_numpy()
+        keep = np.flatnonzero(np.isin(ids, image_ids))
+        if len(keep):
+            yield ids[keep], dequantise(*map_arrays(batch.take(keep)))
+
+
+def make_site(inputs: Inputs, params: ReportParams, context: Context, site: Path, thumbnails: Thumbnails) -> c.Site:
+    """The report's content, its overlays written under `site` and its thumbnails linked there."""
+    tables = read_tables(inputs, params.response)
+    shown = Shown.of(tables, params.sizes)
+    write_overlays(site, tables, shown, shown_maps(inputs, shown.overlaid))
+    contributions = response_matrix(inputs, "filter_contributions", "contribution", shown.decisions)
+    return collect(tables, shown, contributions, params.sizes, context.backbone, context.layer, params.dataset, site, thumbnails)
 
 
 def compute(inputs: Inputs, params: ReportParams, context: Context, output: StageOutput) -> None:
     started = time.perf_counter()
     site = output.file("site", SITE)
     site.mkdir(parents=True, exist_ok=True)
-    thumbnails = Thumbnails(store_root(output) / "thumbnails", params.image_size, params.resize)
-    content = collect(inputs, params.sizes, params.response, context.backbone, context.layer, params.dataset, site, thumbnails)
+    thumbnails = Thumbnails(output.cache(THUMBNAILS), params.image_size, params.resize)
+    content = make_site(inputs, params, context, site, thumbnails)
     pages.write_pages(content, site)
     files = sorted(p for p in site.rglob("*") if p.is_file())
     listing = pd.DataFrame(
@@ -96,6 +154,7 @@ STAGE = StageSpec(
     params=params_from,
     compute=compute,
     external=templates_version,
+    caches=(THUMBNAILS,),
     reads={
         "images": ("image_id", "split", "class_id", "path"),
         "classes": ("class_id", "name"),

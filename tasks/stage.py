@@ -46,6 +46,9 @@ class ShardRunner(Protocol):
     def map(self, function: Callable[[Any], Any], jobs: list[Any], done: Callable[[Any], None]) -> list[Any]: ...
 
 
+Compute = Callable[["Inputs", Any, "Context", StageOutput], None]
+
+
 @dataclass(frozen=True)
 class StageSpec:
     """One stage of the graph.
@@ -53,7 +56,8 @@ class StageSpec:
     reads:   table -> the columns read (ALL_COLUMNS for all); a stage reads nothing else.
     writes:  table -> its declaration (schema, partition, location columns).
     params:  (build options, inputs) -> the stage's parameters (a frozen dataclass with to_dict()).
-    compute: (inputs, params, context, output) -> None; writes the declared tables into output.
+    compute: (inputs, params, context, output) -> None; writes the declared tables into output
+             (None for a `run_layers` stage, which gives `run` one per layer).
     external: params -> what the stage reads from outside the store (a data folder's listing), keyed too.
     enabled: (build options, inputs) -> whether the build runs it (default: always).
     run_layers: (paths, inputs, params, layers, context) -> one result per layer, for a stage that
@@ -61,6 +65,8 @@ class StageSpec:
     replaces: tables this stage writes in place of their first writer's when it runs (the trained
              head's decision tables replace extraction's): it runs after that writer, and readers
              of the tables read its output (tasks/graph.ordered).
+    caches:  the shared caches it may write besides its output (StageOutput.cache: the report's
+             thumbnails), files made once and linked into its outputs; never part of its key.
     """
 
     name: str
@@ -68,12 +74,13 @@ class StageSpec:
     reads: Mapping[str, tuple[str, ...] | None]
     writes: Mapping[str, Table]
     params: Callable[[Any, Inputs], Any]
-    compute: Callable[[Inputs, Any, Context, StageOutput], None]
+    compute: Compute | None  # None for a stage whose run_layers gives each pass its compute
     scope: str = "dataset"
     external: Callable[[Any], Any] | None = None
     enabled: Callable[[Any, Inputs], bool] | None = None
     run_layers: Callable[..., list[StageResult]] | None = None
     replaces: frozenset[str] = frozenset()
+    caches: tuple[str, ...] = ()
 
     def partition(self, context: Context) -> dict[str, str]:
         values = {"stage": self.name}
@@ -173,12 +180,18 @@ def key_inputs(spec: StageSpec, inputs: Inputs, params: Any, context: Context) -
     return key
 
 
-def run(spec: StageSpec, paths: StorePaths, inputs: Inputs, params: Any, context: Context = Context()) -> StageResult:
-    """The stored output for these inputs, or compute it once (atomically) and store it."""
+def run(
+    spec: StageSpec, paths: StorePaths, inputs: Inputs, params: Any, context: Context = Context(), compute: Compute | None = None
+) -> StageResult:
+    """The stored output for these inputs, or compute it once (atomically) and store it. `compute`:
+    this pass's, for a stage whose `run_layers` makes one per layer (extraction assembles its shards)."""
+    compute = compute or spec.compute
+    if compute is None:
+        raise TypeError(f"stage {spec.name!r} runs through its run_layers, which gives each layer its compute")
     inputs = inputs.for_stage(spec)
     key = key_inputs(spec, inputs, params, context)
     return run_stage(
-        paths, spec.name, key, lambda output: spec.compute(inputs, params, context, output), spec.writes, spec.partition(context)
+        paths, spec.name, key, lambda output: compute(inputs, params, context, output), spec.writes, spec.partition(context), spec.caches
     )
 
 

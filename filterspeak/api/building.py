@@ -16,10 +16,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from filterspeak.api.publish import publish_report
 from filterspeak.backbones.registry import random_init_warning
 from filterspeak.errors import OptionError
 from filterspeak.options import BuildOptions
-from filterspeak.report.publish import publish_report
 from filterspeak.storage.builds import BuildRecord, save_build_record
 from filterspeak.storage.cache import StageResult
 from filterspeak.storage.catalog import publish, rebuild_catalog

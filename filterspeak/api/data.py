@@ -15,16 +15,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from filterspeak.datasets.registry import DATASETS
 from filterspeak.errors import OptionError
-from filterspeak.options import SYNTHETIC_FIELDS
-
-# The options each dataset takes (besides `dataset` itself): a subset of BuildOptions' fields.
-DATASET_OPTIONS: dict[str, tuple[str, ...]] = {
-    "synthetic": (*SYNTHETIC_FIELDS, "max_images_per_class"),
-    "cub": ("data_dir", "max_images_per_class"),
-    "cub100": ("data_dir", "max_images_per_class"),
-    "folder": ("data_dir", "captions", "caption_format", "max_images_per_class"),
-}
 
 
 @dataclass(frozen=True)
@@ -39,7 +31,7 @@ class Dataset:
 
 
 def _dataset(name: str, options: dict[str, Any]) -> Dataset:
-    allowed = DATASET_OPTIONS[name]
+    allowed = (*DATASETS[name].options, "max_images_per_class")  # declared by the dataset
     for key in options:
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1)

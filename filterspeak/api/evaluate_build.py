@@ -1,6 +1,6 @@
-"""Evaluate one build against ground truth: known filters, grounding, retrieval, deletion and
-randomisation (metric definitions in `filterspeak.evaluation`). Plain Python, no Prefect: the
-`evaluate` flow decides which builds and variants to score and calls these.
+"""What the evaluation's metrics (`filterspeak.api.metrics`) compute from a build: ground truth,
+the network run again on the test images, and each measurement (metric definitions in
+`filterspeak.evaluation`). Plain Python, no Prefect.
 
 Everything is measured on the test split, which neither the backbone nor p(a|f) saw.
 """
@@ -21,11 +21,10 @@ from filterspeak.backbones.heads import DecisionHead
 from filterspeak.captions.config import PHRASE_CAPTION
 from filterspeak.captions.parser import CaptionParser
 from filterspeak.datasets.synthetic_render import PART_LABELS
-from filterspeak.errors import OptionError
 from filterspeak.evaluation import deletion, failure_recall, grounding, known_filters, randomization, retrieval, truth_checks
 from filterspeak.interpret import failures
 from filterspeak.interpret.image_attributes import image_attribute_scores
-from filterspeak.interpret.responses import response
+from filterspeak.interpret.responses import RESPONSES
 from filterspeak.tasks import captions as captions_stage
 from filterspeak.tasks import failures as failures_stage
 from filterspeak.tasks.decisions import head_of
@@ -37,7 +36,7 @@ BATCH_SIZE = 128
 
 def _responses(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:
     """s_f(x) (N, F) of the build's `--response` for `image_ids`."""
-    return response_matrix(stages, "filter_responses", response(stages.options.response).column, image_ids)
+    return response_matrix(stages, "filter_responses", RESPONSES[stages.options.response].column, image_ids)
 
 
 def _contributions(stages: BuildView, image_ids: np.ndarray) -> np.ndarray:
@@ -123,6 +122,14 @@ def evaluate_planted_retrieval(stages: BuildView) -> float | None:
     result = evaluate_retrieval(stages)
     planted = [p for p in stages.metrics("backbones").get("concept_filters") or [] if result and p in result.per_attribute]
     return float(np.mean([result.per_attribute[p] for p in planted])) if planted else None
+
+
+def evaluate_cited_precision(stages: BuildView) -> float | None:
+    """The share of the cited attributes of correct decisions truly present; None without per-image truth."""
+    truth = stages.read("image_truth")
+    if not len(truth):
+        return None
+    return truth_checks.cited_attribute_precision(stages.read("explanations"), stages.read("explanation_attributes"), truth).value
 
 
 # ---- 6. failure analysis against planted confusions ------------------------------------------
@@ -326,61 +333,3 @@ def evaluate_deletion(
 
 def evaluate_randomization(trained: BuildView, randomised: BuildView) -> tuple[float, int]:
     return randomization.cited_overlap(trained.read("explanation_attributes"), randomised.read("explanation_attributes"))
-
-
-# ---- all of it -----------------------------------------------------------------------------
-
-
-@dataclass
-class BuildEvaluation:
-    known: known_filters.KnownFilterResult | None = None
-    known_retrieval: float | None = None  # the known-filter model's retrieval mAP on its planted attributes
-    known_grounding: float | None = None  # ... and its grounding accuracy on them
-    grounding: grounding.GroundingResult | None = None
-    retrieval: retrieval.RetrievalResult | None = None
-    deletion: deletion.DeletionResult | None = None
-    cited_precision: float | None = None  # correct decisions' cited attributes truly present
-    failures: failure_recall.FailureRecallResult | None = None  # planted confusions recalled
-
-
-METRICS = ("known_filters", "grounding", "retrieval", "deletion", "randomization", "failures")
-
-
-def check_metrics(metrics: tuple[str, ...]) -> None:
-    unknown = sorted(set(metrics) - set(METRICS))
-    if unknown or not metrics:
-        raise OptionError(f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METRICS)}")
-
-
-def evaluate_stages(
-    stages: BuildView, device: str = "auto", known: BuildView | None = None, metrics: tuple[str, ...] = METRICS, references: bool = True
-) -> BuildEvaluation:
-    """Metrics 1–4 (those named in `metrics`) for one build; `known`: the build whose backbone has
-    planted concept filters. `references=False` skips the supervised grounding references, which
-    depend on the network and layer only (not on the method's options): for method variants."""
-    check_metrics(metrics)
-    network = _network(stages, device) if {"grounding", "deletion"} & set(metrics) else None
-    result = BuildEvaluation()
-    if "known_filters" in metrics:
-        result.known = evaluate_known_filters(known if known is not None else stages)
-        planted_in = known if known is not None else stages
-        if result.known is not None and "retrieval" in metrics:
-            result.known_retrieval = evaluate_planted_retrieval(planted_in)
-        if result.known is not None and "grounding" in metrics:
-            planted = set(planted_in.metrics("backbones").get("concept_filters") or [])
-            planted_grounding = evaluate_grounding(planted_in, _network(planted_in, device), planted)
-            result.known_grounding = None if planted_grounding is None else planted_grounding.accuracy
-    if "grounding" in metrics:
-        result.grounding = evaluate_grounding(stages, network, references=references)
-    if "retrieval" in metrics:
-        result.retrieval = evaluate_retrieval(stages)
-    if "deletion" in metrics:
-        result.deletion = evaluate_deletion(stages, network)
-    if "failures" in metrics:
-        result.failures = evaluate_failures(stages)
-    truth = stages.read("image_truth")
-    if len(truth):
-        result.cited_precision = truth_checks.cited_attribute_precision(
-            stages.read("explanations"), stages.read("explanation_attributes"), truth
-        ).value
-    return result

@@ -26,11 +26,11 @@ from filterspeak.api import cards
 from filterspeak.api.inputs import ImageInput, ImageUnreadable, load_batch
 from filterspeak.backbones.devices import resolve_device
 from filterspeak.errors import FilterSpeakError
+from filterspeak.files import atomic_write
 from filterspeak.interpret.decisions import explain_decisions
 from filterspeak.interpret.heatmap_images import heat_map_image
 from filterspeak.interpret.heatmaps import heat_maps
 from filterspeak.interpret.sentences import CitedAttribute
-from filterspeak.storage.atomic import atomic_write
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.decisions import head_of
 from filterspeak.tasks.graph import BuildView, open_build

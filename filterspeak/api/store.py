@@ -254,7 +254,7 @@ class Build:
         """Score the explanations against ground truth (what `filterspeak evaluate` prints): an
         EvaluationRecord, shown in Jupyter as the evaluation's table."""
         from filterspeak.api.evaluate import evaluate_build
-        from filterspeak.api.evaluate_build import METRICS
+        from filterspeak.api.metrics import METRICS
 
         chosen = tuple(metrics) if metrics is not None else METRICS
         return evaluate_build(self.store.location, self.backbone, self.layer, variants, device, progress, chosen)
@@ -269,7 +269,7 @@ class Build:
 
     def report(self) -> Path:
         """The build's HTML report (its index.html, published in the store)."""
-        from filterspeak.report.publish import publish_report
+        from filterspeak.api.publish import publish_report
 
         require_stage(self.view, "report", "the HTML report")
         return publish_report(self.store.paths, self.backbone, self.layer)

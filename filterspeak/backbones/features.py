@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from filterspeak.backbones.images import normalise
+from filterspeak.backbones.quantised_maps import QuantisedMaps, quantise
 from filterspeak.backbones.registry import Preprocessing
-from filterspeak.backbones.stored_maps import QuantisedMaps, quantise
 from filterspeak.errors import FilterSpeakError
 from filterspeak.interpret.responses import GAP, RESPONSES
 
@@ -233,7 +233,7 @@ def forward_reduced(
     "full" run in inference mode. `channels_last` runs the network on a channels-last input (the
     caller converts the model once); it changes the convolutions' float results slightly
     (`uses_channels_last`). `keep_maps` also returns the maps, quantised
-    on the device to 8 bits (filterspeak.backbones.stored_maps). On CUDA the copies back are queued, not waited for:
+    on the device to 8 bits (filterspeak.backbones.quantised_maps). On CUDA the copies back are queued, not waited for:
     the caller can queue the next batch before calling `wait()` on these results."""
     capture = _Capture(model, layers, stop=mode == "to_layers", gradients=mode == "gradients", reduce=True, keep_maps=keep_maps)
     inputs = normalise(batch.to(device, non_blocking=True), preprocessing)

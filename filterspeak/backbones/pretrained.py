@@ -24,7 +24,7 @@ import torch
 from filterspeak.backbones.registry import BackboneSpec
 from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.errors import FilterSpeakError
-from filterspeak.storage.fingerprint import sha256_file
+from filterspeak.files import sha256_file
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 INDEX = WEIGHTS_DIR / "index.json"

@@ -41,7 +41,7 @@ from filterspeak.backbones.images import INTERPOLATIONS
 from filterspeak.backbones.small_cnn import DEFAULT_LAYER as SMALL_CNN_LAYER
 from filterspeak.backbones.small_cnn import SmallCNN
 from filterspeak.errors import FilterSpeakError
-from filterspeak.storage.fingerprint import sha256_file
+from filterspeak.files import sha256_file
 
 BUILT_IN = "smallcnn"
 DEFAULT_EPOCHS = 20

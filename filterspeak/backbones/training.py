@@ -9,12 +9,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from filterspeak.backbones.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from filterspeak.backbones.concepts import ConceptProbe, ConceptTargets
 from filterspeak.backbones.images import normalise
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.progress import Progress, announce
-from filterspeak.storage.checkpoints import load_checkpoint, save_checkpoint
-from filterspeak.storage.paths import StoreError
 
 
 @dataclass(frozen=True)
@@ -159,7 +158,7 @@ class _Trained:
             self.generator.set_state(state["generator"])
             torch.set_rng_state(state["rng"])
         except (KeyError, RuntimeError, ValueError):  # same spec and epochs, other shapes: a stale work area
-            raise StoreError(f"training checkpoint {path} does not fit {spec.name}; delete it to start over") from None
+            raise CheckpointError(f"training checkpoint {path} does not fit {spec.name}; delete it to start over") from None
         self.loss = float(state["loss"])
         return int(state["epochs_done"])
 

@@ -1,10 +1,12 @@
-"""Dataset registry: a name → loader table. Each loader returns a `LoadedDataset`."""
+"""The datasets `--dataset` chooses from, one class each in DATASETS: its name, the build options it
+takes (what `fs.data` accepts for it), whether its files are generated into the store, and `load`,
+which returns a `LoadedDataset`. Adding a dataset is one class here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 import pandas as pd
 
@@ -12,6 +14,7 @@ from filterspeak.datasets.base import LoadedDataset, number_captions
 from filterspeak.datasets.cub import CubOptions, DatasetError, load_cub
 from filterspeak.datasets.folder import load_folder
 from filterspeak.datasets.synthetic import SyntheticConfig, generate_synthetic
+from filterspeak.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -34,53 +37,70 @@ class DatasetParams:
         return values
 
 
-def _synthetic(params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
-    generated = generate_synthetic(params.synthetic, work_dir, progress=progress)
-    images = generated.images.copy()
-    images["path"] = [str(work_dir / relative) for relative in images["path"]]
-    return LoadedDataset(
-        images=images,
-        classes=generated.classes,
-        captions=number_captions(generated.captions[["image_id", "text"]], "synthetic"),
-        image_truth=generated.image_truth,
-        class_definitions=generated.class_definitions[["class_id", "part", "phrase"]],
-        artifacts={"images": work_dir / "images", "masks": generated.masks_path},
-        planted_confusions=generated.planted_confusions,
-    )
+class DatasetSource(Protocol):
+    name: str
+    help: str
+    options: tuple[str, ...]  # the build options it takes, besides `dataset` and `max_images_per_class`
+    generated: bool  # its files are written into the store (else: read where they are, and checked)
+
+    def load(self, params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset: ...
 
 
-def _cub(params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
-    if not params.data_dir:
-        raise DatasetError(f"dataset {params.name!r} needs --data-dir (the folder with images.txt)")
-    return load_cub(Path(params.data_dir), CubOptions(params.captions_per_image, params.caption_seed))
+class Synthetic:
+    name, help, generated = "synthetic", "the built-in synthetic birds, drawn into the store", True
+    #: its build options, each a field of SyntheticConfig: option -> field
+    fields: ClassVar[dict[str, str]] = {
+        "dataset_seed": "seed",
+        "num_classes": "num_classes",
+        "images_per_class": "images_per_class",
+        "image_size": "image_size",
+        "confusable_pairs": "confusable_pairs",
+    }
+    options = tuple(fields)
+
+    def load(self, params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
+        generated = generate_synthetic(params.synthetic, work_dir, progress=progress)
+        images = generated.images.copy()
+        images["path"] = [str(work_dir / relative) for relative in images["path"]]
+        return LoadedDataset(
+            images=images,
+            classes=generated.classes,
+            captions=number_captions(generated.captions[["image_id", "text"]], "synthetic"),
+            image_truth=generated.image_truth,
+            class_definitions=generated.class_definitions[["class_id", "part", "phrase"]],
+            artifacts={"images": work_dir / "images", "masks": generated.masks_path},
+            planted_confusions=generated.planted_confusions,
+        )
 
 
-def _folder(params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
-    if not params.data_dir:
-        raise DatasetError("dataset 'folder' needs --data-dir (a folder of class sub-folders)")
-    return load_folder(Path(params.data_dir), params.captions, params.caption_format)
+class Cub:
+    name, help, options, generated = "cub", "CUB-200-2011 in its own layout (images.txt, ...) at --data-dir", ("data_dir",), False
+
+    def load(self, params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
+        if not params.data_dir:
+            raise DatasetError(f"dataset {params.name!r} needs --data-dir (the folder with images.txt)")
+        return load_cub(Path(params.data_dir), CubOptions(params.captions_per_image, params.caption_seed))
 
 
-_LOADERS: dict[str, Callable[[DatasetParams, Path, bool], LoadedDataset]] = {
-    "synthetic": _synthetic,
-    "cub": _cub,
-    "cub100": _cub,
-    "folder": _folder,
-}
-
-GENERATED = {"synthetic"}  # datasets whose files are written into the store
+class Cub100(Cub):
+    name, help = "cub100", "the 100-species CUB subset shipped beside FilterSpeak, in CUB's layout"
 
 
-def available_datasets() -> list[str]:
-    return sorted(_LOADERS)
+class Folder:
+    name, help, generated = "folder", "--data-dir/<class>/<image> with a caption file (--captions)", False
+    options = ("data_dir", "captions", "caption_format")
+
+    def load(self, params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
+        if not params.data_dir:
+            raise DatasetError("dataset 'folder' needs --data-dir (a folder of class sub-folders)")
+        return load_folder(Path(params.data_dir), params.captions, params.caption_format)
+
+
+DATASETS: Registry[DatasetSource] = Registry("dataset", (Cub(), Cub100(), Folder(), Synthetic()))
 
 
 def load_dataset(params: DatasetParams, work_dir: Path, progress: bool = True) -> LoadedDataset:
-    try:
-        loader = _LOADERS[params.name]
-    except KeyError:
-        raise DatasetError(f"unknown dataset {params.name!r}; available: {', '.join(available_datasets())}") from None
-    loaded = loader(params, work_dir, progress)
+    loaded = DATASETS[params.name].load(params, work_dir, progress)
     return subsample(loaded, params.max_images_per_class) if params.max_images_per_class else loaded
 
 
@@ -107,7 +127,7 @@ def subsample(loaded: LoadedDataset, per_class: int) -> LoadedDataset:
 
 def source_signature(params: DatasetParams) -> list:
     """What an external dataset's content is keyed on: every file's (path, size, mtime)."""
-    if params.name in GENERATED or not params.data_dir:
+    if DATASETS[params.name].generated or not params.data_dir:
         return []
     root = Path(params.data_dir).expanduser().resolve()
     if not root.is_dir():

@@ -42,8 +42,8 @@ from filterspeak.datasets.synthetic_spec import (
     split_phrase,
 )
 from filterspeak.errors import OptionError
+from filterspeak.files import atomic_write
 from filterspeak.progress import iterate
-from filterspeak.storage.atomic import atomic_write
 
 __all__ = [
     "CLASS_CATALOGUE",

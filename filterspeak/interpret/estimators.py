@@ -1,4 +1,5 @@
-"""How p(a|f) is estimated from the captions: the estimators `--estimator` chooses between.
+"""How p(a|f) is estimated from the captions: the estimators `--estimator` chooses between, one
+class each in ESTIMATORS (adding one is one class here).
 
 Both read an image's caption attributes as drawn from a mixture over its filters,
 p(a|x) = Σ_f p(a|f) p(f|x) with p(f|x) ∝ s_f(x) (what `attribute_scores`, search and retrieval use).
@@ -14,15 +15,16 @@ bit-identical. The prior correction (`--prior-correction`) applies to either res
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 from scipy import sparse
 
 from filterspeak.interpret.decomposition import positive_shares
+from filterspeak.registry import Registry
 
-ESTIMATORS: tuple[str, ...] = ("counting", "em")
 MAX_EM_ITERATIONS = 500  # a bound, never the usual stop: the tolerance stops EM (tens of steps on the builds measured)
 MIXTURE_VALUES = 1 << 22  # p(a|x) values held at once by mixture_at (32 MB of float64), whatever the chunk and vocabulary
 
@@ -31,8 +33,9 @@ Chunks = Callable[[], Iterable[tuple[np.ndarray, sparse.csr_matrix]]]
 
 
 @dataclass
-class EmRun:
-    """p(a|f) (F, A) and the caption log-likelihood per image before each step and after the last."""
+class EstimatorRun:
+    """p(a|f) (F, A) up to row scale, the caption log-likelihood per image before each step and after
+    the last, and whether the tolerance (not a bound) stopped it."""
 
     pdf: np.ndarray
     log_likelihoods: list[float] = field(default_factory=list)
@@ -81,10 +84,10 @@ def _step(pdf: np.ndarray, chunks: Chunks, expected: bool = True) -> tuple[np.nd
     return (None if sums is None else sums * pdf), log_likelihood, images  # × p(a|f): Σ_x n(x, a) q(f | x, a)
 
 
-def fit_em(initial: np.ndarray, chunks: Chunks, tolerance: float, max_iterations: int = MAX_EM_ITERATIONS, on_step=None) -> EmRun:
+def fit_em(initial: np.ndarray, chunks: Chunks, tolerance: float, max_iterations: int = MAX_EM_ITERATIONS, on_step=None) -> EstimatorRun:
     """EM from `initial` (F, A) (the counting estimate), stopping once the log-likelihood per image
     gains less than `tolerance`; `on_step(iteration, log_likelihood)` reports progress."""
-    run = EmRun(positive_shares(initial))
+    run = EstimatorRun(positive_shares(initial))
     for iteration in range(max_iterations + 1):
         expected, log_likelihood, images = _step(run.pdf, chunks)
         per_image = log_likelihood / max(images, 1)
@@ -104,3 +107,35 @@ def caption_log_likelihood(pdf: np.ndarray, chunks: Chunks) -> float:
     """(1/N) Σ_x Σ_a n(x, a) log p(a|x) of the captions under `pdf` (F, A)."""
     _, log_likelihood, images = _step(positive_shares(pdf), chunks, expected=False)
     return log_likelihood / max(images, 1)
+
+
+class Estimator(Protocol):
+    name: str
+    help: str
+    options: tuple[str, ...]  # the build options it reads (only these key its stage)
+    progress: str | None  # its progress bar's title; None: one pass, no bar
+
+    def estimate(
+        self, counted: np.ndarray, chunks: Chunks, settings: Mapping[str, Any], on_step: Callable[[int, float], None] | None = None
+    ) -> EstimatorRun:
+        """From the co-occurrence `counted` (F, A) and the train images' `chunks`, with `settings` (its `options`)."""
+        ...
+
+
+class Counting:
+    name, help, options, progress = "counting", "one co-occurrence pass", (), None
+
+    def estimate(self, counted, chunks, settings, on_step=None) -> EstimatorRun:
+        # the co-occurrence itself: the prior correction normalises it
+        return EstimatorRun(counted, [caption_log_likelihood(counted, chunks)], converged=True)
+
+
+class ExpectationMaximisation:
+    name, options, progress = "em", ("em_tolerance",), "EM on p(a|f)"
+    help = "the latent-variable model p(a|x) = sum_f p(a|f) p(f|x) fitted by EM from the count"
+
+    def estimate(self, counted, chunks, settings, on_step=None) -> EstimatorRun:
+        return fit_em(counted, chunks, settings["em_tolerance"], on_step=on_step)
+
+
+ESTIMATORS: Registry[Estimator] = Registry("estimator", (Counting(), ExpectationMaximisation()))

@@ -1,25 +1,16 @@
 """From co-occurrence to p(a|f), filter statistics and class-level attribute distributions.
 
-p(a|f) = Σ_x p(a|x) p(x|f) arrives as `cooccurrence` (filterspeak/interpret/cooccurrence.py). Prior corrections,
-so that phrases frequent everywhere do not dominate (p(a) = mean p(a|x) over train images):
-- "lift": p(a|f) / p(a), renormalised — favours rare phrases, caption noise included;
-- "pmi":  p(a|f) · max(log(p(a|f) / p(a)), 0), renormalised — keeps only enriched
-  attributes, weighted by how much of the filter's mass they carry;
-- "none": p(a|f) as counted.
+p(a|f) = Σ_x p(a|x) p(x|f) arrives as `cooccurrence` (filterspeak/interpret/cooccurrence.py) and is
+corrected for the attribute prior by a variant of filterspeak/interpret/prior_corrections.py.
 Selectivity = 1 − H(p(·|f)) / log(V).
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 import pandas as pd
 
-from filterspeak.errors import OptionError
-
-PriorCorrection = Literal["none", "lift", "pmi"]
-PRIOR_CORRECTIONS: tuple[str, ...] = ("none", "lift", "pmi")
+from filterspeak.interpret.prior_corrections import PRIOR_CORRECTIONS
 
 
 def attribute_prior(image_attributes: pd.DataFrame, image_ids: np.ndarray, num_attributes: int) -> np.ndarray:
@@ -35,25 +26,13 @@ def dense_matrix(frame: pd.DataFrame, rows: int, columns: int, row: str, column:
     return matrix
 
 
-def filter_attribute_matrix(
-    cooccurrence: np.ndarray, prior: np.ndarray, prior_correction: PriorCorrection = "lift"
-) -> tuple[np.ndarray, np.ndarray]:
-    """(p(a|f) (F, A), lift (F, A)); rows of filters that never co-occur stay zero."""
+def filter_attribute_matrix(cooccurrence: np.ndarray, prior: np.ndarray, prior_correction: str = "lift") -> tuple[np.ndarray, np.ndarray]:
+    """(p(a|f) (F, A) corrected by the named prior correction, lift (F, A)); rows of filters that never co-occur stay zero."""
+    correction = PRIOR_CORRECTIONS[prior_correction]
     totals = cooccurrence.sum(axis=1, keepdims=True)
     raw = np.divide(cooccurrence, totals, out=np.zeros_like(cooccurrence), where=totals > 0)
     lift = np.divide(raw, prior[None, :], out=np.zeros_like(raw), where=prior[None, :] > 0)
-    if prior_correction == "none":
-        return raw, lift
-    if prior_correction == "lift":
-        weights = lift
-    elif prior_correction == "pmi":
-        with np.errstate(divide="ignore"):
-            weights = raw * np.clip(np.log(np.where(lift > 0, lift, 1.0)), 0.0, None)
-    else:
-        raise OptionError(f"unknown prior_correction {prior_correction!r}: use none, lift or pmi")
-    totals = weights.sum(axis=1, keepdims=True)
-    corrected = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
-    return corrected, lift
+    return correction.correct(raw, lift), lift
 
 
 def selectivity(pdf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image
 
 from filterspeak.backbones.images import load_image
+from filterspeak.files import atomic_write
 from filterspeak.interpret.heatmap_images import colourise
-from filterspeak.storage.atomic import atomic_write
 
 THUMBNAIL = 128  # the largest thumbnail side, in pixels (pages show them at 112 or 192 CSS pixels)
 DIMMED = 0.8  # opacity of the black over where a filter does not fire at all

@@ -17,8 +17,8 @@ import pytest
 from filterspeak.backbones import pretrained
 from filterspeak.backbones.pretrained import SHIPPED, ShippedWeights, ShippedWeightsError
 from filterspeak.backbones.registry import BackboneSpec
+from filterspeak.files import sha256_file
 from filterspeak.options import BuildOptions
-from filterspeak.storage.fingerprint import sha256_file
 from filterspeak.storage.paths import StorePaths
 from stage_runs import run_backbone, run_dataset
 from tiny_build import TINY, dataset_params

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from filterspeak.backbones import registry, training
+from filterspeak.backbones.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
 from filterspeak.backbones.concepts import ConceptTargets
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
-from filterspeak.storage.checkpoints import load_checkpoint
 from training_faults import killed_after_epoch
 
 PREPROCESSING = Preprocessing(image_size=16)
@@ -72,3 +72,14 @@ def test_a_checkpoint_of_another_run_is_ignored(tmp_path, capsys):
     )
     assert "resuming" not in capsys.readouterr().err
     assert load_checkpoint(checkpoint)["epochs"] == 5
+
+
+def test_a_checkpoint_of_the_same_run_that_does_not_fit_is_a_user_error(tmp_path):
+    checkpoint = tmp_path / "training.pt"
+    with killed_after_epoch(1):
+        _train(checkpoint)
+    state = load_checkpoint(checkpoint)
+    state["model"] = {name: t[:1] if t.dim() else t for name, t in state["model"].items()}  # same spec and epochs, other shapes
+    save_checkpoint(checkpoint, state)
+    with pytest.raises(CheckpointError, match="does not fit .*delete it to start over"):
+        _train(checkpoint)

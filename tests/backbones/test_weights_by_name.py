@@ -22,7 +22,7 @@ from filterspeak.backbones.registry import (
     random_init_warning,
 )
 from filterspeak.errors import FilterSpeakError
-from filterspeak.storage.fingerprint import sha256_file
+from filterspeak.files import sha256_file
 
 SQUEEZENET_FILE = "squeezenet1_0-b66bff10.pth"  # the file name of SqueezeNet1_0_Weights.IMAGENET1K_V1's url
 

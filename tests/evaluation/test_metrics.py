@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
+from filterspeak.api.metrics import ROWS
 from filterspeak.evaluation import deletion, grounding, known_filters, randomization, ranking, retrieval
-from filterspeak.evaluation.report import EvaluationRecord, markdown_table, target_met
+from filterspeak.evaluation.report import EvaluationRecord, markdown_table
 from filterspeak.interpret.image_attributes import image_attribute_scores
 
 
@@ -201,17 +202,18 @@ def test_cited_overlap_is_mean_jaccard():
 
 
 def test_report_targets_and_table():
-    assert target_met("deletion_ratio", 3.5) is True
-    assert target_met("randomization_overlap", 0.3) is False
-    assert target_met("grounding_accuracy", None) is None
-    record = EvaluationRecord(metrics={"deletion_ratio": 4.0, "randomization_overlap": 0.1}, notes={"grounding": "no masks"})
+    target = {row.key: row.target for row in ROWS}
+    assert target["deletion_ratio"].met(3.5) is True
+    assert target["randomization_overlap"].met(0.3) is False
+    assert target["grounding_accuracy"].met(None) is None
+    record = EvaluationRecord(metrics={"deletion_ratio": 4.0, "randomization_overlap": 0.1}, notes={"grounding": "no masks"}, rows=ROWS)
     table = markdown_table(record)
     assert "| Deletion ratio (cited / random) | 4.000 |" in table and "no masks" in table
     assert record.to_json()["targets"]["deletion_ratio"] is True
 
 
 def test_targets_with_a_reference_print_it_and_the_ratio_to_it():
-    record = EvaluationRecord(metrics={"retrieval_map": 0.35, "retrieval_probe_map": 0.5, "grounding_accuracy": 0.4})
+    record = EvaluationRecord(metrics={"retrieval_map": 0.35, "retrieval_probe_map": 0.5, "grounding_accuracy": 0.4}, rows=ROWS)
     table = markdown_table(record)
     assert "| Retrieval mAP | 0.350 | class prior n/a, random n/a | >= 0.55 | supervised linear probe 0.500 | 0.700 | NO |" in table
     # a missing reference is named, with no value and no ratio

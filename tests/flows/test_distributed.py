@@ -19,7 +19,7 @@ from filterspeak.flows.build import build
 from filterspeak.flows.cli import main
 from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
-from filterspeak.tasks import extract as extract_stage
+from filterspeak.tasks import extract_plan
 from filterspeak.tasks.graph import TABLES, VIEWS
 from tiny_build import TINY
 
@@ -71,7 +71,7 @@ def cluster_store(s3_server, tmp_path_factory, small_store):
         for key, value in s3_server.env().items():
             patch.setenv(key, value)
         patch.setenv("FILTERSPEAK_CACHE", str(client_cache))
-        patch.setattr(extract_stage, "JOB_SHARDS", 1)
+        patch.setattr(extract_plan, "JOB_SHARDS", 1)
         bucket = s3_server.make_bucket(f"dist-{time.time_ns()}")
         cluster = DaskCluster(2, worker_env=worker_env)
         try:

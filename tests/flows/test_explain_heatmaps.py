@@ -19,7 +19,7 @@ from filterspeak.evaluation import grounding
 from filterspeak.flows.cli import main
 from filterspeak.interpret.heatmap_images import overlay, title_height
 from filterspeak.interpret.heatmaps import heat_maps
-from filterspeak.interpret.responses import response
+from filterspeak.interpret.responses import RESPONSES
 from filterspeak.storage.catalog import query
 from filterspeak.storage.paths import StorePaths
 from filterspeak.tasks.graph import open_build
@@ -80,7 +80,7 @@ def _expected_areas(store: str, image: str, attribute_ids: list[int]) -> np.ndar
     preprocessing = build.options.preprocessing
     batch = image_loading.load_images([image], preprocessing.image_size, preprocessing.resize)
     maps = forward_to_layer(build.model().eval(), build.layer, batch, preprocessing, torch.device("cpu")).feature_maps
-    train = response_matrix(build, "filter_responses", response(build.options.response).column, build.split_ids("train"))
+    train = response_matrix(build, "filter_responses", RESPONSES[build.options.response].column, build.split_ids("train"))
     weights = grounding.filter_given_attribute(build.pdf, grounding.filter_prior(train))[attribute_ids]
     heat = heat_maps(maps, torch.from_numpy(weights), tuple(batch.shape[-2:]))[0].numpy()
     picture = batch[0].permute(1, 2, 0).numpy()

@@ -103,3 +103,18 @@ def test_the_step_as_products_equals_the_step_by_definition(monkeypatch, values)
     assert log_likelihood == pytest.approx(reference_likelihood, rel=1e-12)
     np.testing.assert_allclose(expected, reference, rtol=1e-12, atol=0)
     assert estimators.caption_log_likelihood(counted, chunks) == pytest.approx(reference_likelihood / reference_images, rel=1e-12)
+
+
+def test_each_registered_estimator_returns_a_distribution_and_its_likelihoods():
+    """Through the registry, as the `pdfs` stage calls it: counting is the co-occurrence with its one
+    likelihood; EM is `fit_em` with the tolerance from its declared settings."""
+    _truth, counted, chunks = _planted()
+    settings = {name: 1e-6 for name in estimators.ESTIMATORS["em"].options}
+    for estimator in estimators.ESTIMATORS.values():
+        run = estimator.estimate(counted, chunks, settings)
+        assert run.pdf.shape == counted.shape and run.converged and run.log_likelihoods
+    counting = estimators.ESTIMATORS["counting"].estimate(counted, chunks, {})
+    np.testing.assert_array_equal(counting.pdf, counted)
+    assert counting.log_likelihoods == [estimators.caption_log_likelihood(counted, chunks)]
+    em = estimators.ESTIMATORS["em"].estimate(counted, chunks, settings)
+    np.testing.assert_array_equal(em.pdf, estimators.fit_em(counted, chunks, tolerance=1e-6).pdf)

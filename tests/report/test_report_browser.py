@@ -161,7 +161,7 @@ def test_hand_made_report_in_a_browser(browser, tmp_path):
 
 @pytest.mark.slow
 def test_a_builds_report_in_a_browser(browser, small_store):
-    from filterspeak.report.publish import publish_report
+    from filterspeak.api.publish import publish_report
     from filterspeak.storage.paths import StorePaths
 
     store, _build = small_store

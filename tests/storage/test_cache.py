@@ -82,3 +82,19 @@ def test_partial_outputs_of_killed_runs_are_removed(tmp_path):
     run_stage(paths, "demo", {"param": 1}, _writer([]), DECLARED)
     assert not dead.exists() and alive.exists()
     assert sorted(p.name for p in (paths.stages / "demo").iterdir()) == sorted([key, alive.name])
+
+
+def test_a_stage_writes_outside_its_output_only_into_the_caches_it_declares(tmp_path):
+    paths = StorePaths(tmp_path).ensure()
+    folders = []
+
+    def thumbnails(output):
+        folders.append(output.cache("thumbnails"))
+        with pytest.raises(KeyError, match="'pictures' is not among the caches this stage declares: thumbnails"):
+            output.cache("pictures")
+        output.write("classes", pd.DataFrame({"class_id": [0], "name": ["a"]}))
+
+    run_stage(paths, "demo", {"param": 1}, thumbnails, DECLARED, caches=("thumbnails",))
+    assert folders == [paths.cache_dir("thumbnails")] == [tmp_path / "caches" / "thumbnails"]
+    with pytest.raises(KeyError, match="declares: none"):
+        run_stage(paths, "demo", {"param": 2}, thumbnails, DECLARED)

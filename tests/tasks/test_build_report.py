@@ -12,17 +12,20 @@ import pytest
 import torch
 from PIL import Image
 
+from filterspeak.api import publish
 from filterspeak.backbones import features
 from filterspeak.backbones.images import load_images
+from filterspeak.backbones.quantised_maps import dequantise
 from filterspeak.flows.cli import main
 from filterspeak.interpret.heatmap_images import COLOUR_MAP
-from filterspeak.report import publish
-from filterspeak.report.collect import Sizes, collect
+from filterspeak.report.collect import Sizes
 from filterspeak.report.pictures import DIMMED, Thumbnails
 from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.stored_maps import map_arrays
 from filterspeak.tasks import report as report_stage
 from filterspeak.tasks.graph import open_build
 from filterspeak.tasks.readers import response_matrix
+from filterspeak.tasks.stage import Context
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +40,9 @@ def collected(build, tmp_path_factory):
     """The report's content collected again, into a new site folder, with the store's thumbnails."""
     site = tmp_path_factory.mktemp("site")
     params = report_stage.params_from(build.options)
-    thumbnails = Thumbnails(build.paths.root / "thumbnails", params.image_size, params.resize)
+    thumbnails = Thumbnails(build.paths.cache_dir(report_stage.THUMBNAILS), params.image_size, params.resize)
     inputs = build.produced.inputs().for_stage(report_stage.STAGE)
-    content = collect(inputs, Sizes(), params.response, build.backbone, build.layer, params.dataset, site, thumbnails)
+    content = report_stage.make_site(inputs, params, Context(build.backbone, build.layer), site, thumbnails)
     return content, site, thumbnails
 
 
@@ -77,9 +80,7 @@ def test_filter_cards_show_the_top_train_images_dimmed_where_the_filter_does_not
     # the overlay of the top image: clear at the map's peak, DIMMED where the filter is silent
     maps = build.read_arrow("feature_maps")
     row = maps.filter(np.asarray(maps["image_id"]) == expected[0])
-    from filterspeak.backbones.stored_maps import dequantise
-
-    feature_map = dequantise(row)[0, card.filter_id]
+    feature_map = dequantise(*map_arrays(row))[0, card.filter_id]
     alpha = _alpha(site / card.pictures[0].overlay)
     assert alpha.shape == feature_map.shape
     assert alpha.flat[np.argmax(feature_map)] == 0
@@ -128,7 +129,7 @@ def test_thumbnails_are_made_once_and_linked_into_every_report(build, collected)
     assert thumbnails.made == 0  # the build's report made them all; this second report reused them
     shown = site / content.decisions[0].picture.thumbnail
     published = publish.report_folder(build.paths, build.backbone, build.layer) / content.decisions[0].picture.thumbnail
-    cached = list((build.paths.root / "thumbnails").rglob("*.jpg"))
+    cached = list(build.paths.cache_dir(report_stage.THUMBNAILS).rglob("*.jpg"))
     assert shown.stat().st_ino == published.stat().st_ino
     assert shown.stat().st_ino in {p.stat().st_ino for p in cached}
 

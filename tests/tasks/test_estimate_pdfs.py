@@ -18,7 +18,7 @@ def _pdfs(root, correction: str, estimator: str = "counting", tolerance: float |
     paths = StorePaths(root).ensure()
     upstream = hand_made_decided(paths)
     counts = run(cooccurrence_stage.STAGE, paths, Inputs.of(*upstream), cooccurrence_stage.CooccurrenceParams("max", 0), CONTEXT)
-    params = pdfs_stage.PdfParams(correction, estimator, "max", tolerance)
+    params = pdfs_stage.PdfParams(correction, estimator, "max", () if tolerance is None else (("em_tolerance", tolerance),))
     return run(pdfs_stage.STAGE, paths, Inputs.of(*upstream, counts), params, CONTEXT)
 
 

@@ -10,9 +10,10 @@ import torch
 from filterspeak.backbones import features
 from filterspeak.backbones.images import load_images
 from filterspeak.backbones.loading import load_model
+from filterspeak.backbones.quantised_maps import LEVELS, dequantise
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
-from filterspeak.backbones.stored_maps import LEVELS, dequantise
 from filterspeak.storage.paths import StorePaths
+from filterspeak.storage.stored_maps import map_arrays
 from stage_runs import run_backbone, run_dataset, run_extract
 from tiny_build import dataset_params
 
@@ -40,7 +41,7 @@ def test_stored_maps_are_the_networks_maps_of_every_image(extracted, position, l
     batch = load_images(dataset.located(images["path"].tolist()), PREPROCESSING.image_size, PREPROCESSING.resize)
     with torch.no_grad():
         maps = features.forward_to_layer(model, layer, batch, PREPROCESSING, torch.device("cpu")).feature_maps.numpy()
-    back = dequantise(stored)
+    back = dequantise(*map_arrays(stored))
     assert back.shape == maps.shape
     span = maps.max(axis=(2, 3)) - maps.min(axis=(2, 3))
     assert np.all(np.abs(back - maps).max(axis=(2, 3)) <= span / (2 * LEVELS) + 1e-5)

@@ -14,7 +14,7 @@ def test_the_sentence_cites_the_attribute_of_the_filter_that_decided(tmp_path):
     paths = StorePaths(tmp_path).ensure()
     upstream = hand_made_decided(paths)
     counts = run(cooccurrence_stage.STAGE, paths, Inputs.of(*upstream), cooccurrence_stage.CooccurrenceParams("max", 0), CONTEXT)
-    pdfs = run(pdfs_stage.STAGE, paths, Inputs.of(*upstream, counts), pdfs_stage.PdfParams("none", "counting", "max", None), CONTEXT)
+    pdfs = run(pdfs_stage.STAGE, paths, Inputs.of(*upstream, counts), pdfs_stage.PdfParams("none", "counting", "max"), CONTEXT)
     params = explanations_stage.ExplanationParams(top_k=3, min_relative_score=0.3)
     result = run(explanations_stage.STAGE, paths, Inputs.of(*upstream, pdfs), params, CONTEXT)
     # test image 5: α = (0, 2) → p(f|x) = (0, 1) → p(a|x) = p(a|f1) = (1/8, 7/8); 1/8 < 0.3 · 7/8, so one attribute

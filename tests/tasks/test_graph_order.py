@@ -101,3 +101,15 @@ def test_a_diamond_and_scopes_in_every_listing():
 def test_declarations_that_make_no_graph_are_refused(stages, message):
     with pytest.raises(GraphError, match=message):
         ordered(stages)
+
+
+def test_a_stage_that_runs_its_layers_gets_its_compute_per_pass(tmp_path):
+    """Extraction declares no compute of its own (its run_layers assembles each layer from the
+    pass's shards and hands that to `run`), so running it without one is refused, not guessed."""
+    from filterspeak.storage.paths import StorePaths
+    from filterspeak.tasks import extract
+    from filterspeak.tasks.stage import Inputs, run
+
+    assert extract.STAGE.compute is None and extract.STAGE.run_layers is extract.extract_layers
+    with pytest.raises(TypeError, match="stage 'extract' runs through its run_layers"):
+        run(extract.STAGE, StorePaths(tmp_path).ensure(), Inputs.of(), None)

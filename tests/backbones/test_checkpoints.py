@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from filterspeak.storage.checkpoints import load_checkpoint, save_checkpoint
+from filterspeak.backbones.checkpoints import load_checkpoint, save_checkpoint
 
 
 def _state() -> dict:

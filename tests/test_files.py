@@ -1,9 +1,14 @@
+"""filterspeak/files.py: a write is whole or absent; a file's hash follows its bytes."""
+
+from __future__ import annotations
+
+import hashlib
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from filterspeak.storage.atomic import atomic_write
+from filterspeak.files import atomic_write, sha256_file
 
 
 def _files(folder: Path) -> set[str]:
@@ -32,3 +37,11 @@ def test_a_failed_write_leaves_no_partial_file_and_the_old_one_intact(tmp_path, 
     with pytest.raises(OSError, match="No space"):
         atomic_write(tmp_path / "old.json", disk_full)
     assert _files(tmp_path) == {"old.json"} and (tmp_path / "old.json").read_text() == "{}"
+
+
+def test_a_files_hash_is_its_bytes_sha256_and_follows_a_rewrite(tmp_path):
+    path = tmp_path / "weights.pt"
+    path.write_bytes(b"first")
+    assert sha256_file(path) == hashlib.sha256(b"first").hexdigest()
+    atomic_write(path, lambda stream: stream.write(b"second, longer"))  # another size: not the memoised hash
+    assert sha256_file(path) == hashlib.sha256(b"second, longer").hexdigest()

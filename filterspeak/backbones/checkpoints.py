@@ -1,4 +1,5 @@
-"""Training checkpoints in a stage's work area, so a killed training run resumes where it stopped.
+"""Training checkpoints, so a killed training run resumes where it stopped (the backbone stage
+keeps them in its work area).
 
 A checkpoint is one file of tensors and plain values (model, optimiser, schedule and random
 generator states after a finished epoch), written atomically (temp + rename) and read back with
@@ -13,7 +14,12 @@ from typing import Any
 
 import torch
 
-from filterspeak.storage.atomic import atomic_write
+from filterspeak.errors import FilterSpeakError
+from filterspeak.files import atomic_write
+
+
+class CheckpointError(FilterSpeakError, RuntimeError):
+    """A readable checkpoint that does not fit the network being trained (a stale work area)."""
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

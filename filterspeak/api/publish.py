@@ -1,5 +1,6 @@
 """Publishing a build's report (the `report` stage's site) where a user opens it, and the store's
-index of reports.
+index of reports: read-side work on a finished build (`filterspeak report`, the build once
+recorded, `filterspeak evaluate`), never part of a stage.
 
 `<store>/report/<backbone>/<layer>/` holds a hard-linked copy of the last finished build's site,
 replaced by a rename once the new copy is complete, so a store that is being built keeps serving
@@ -14,12 +15,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from filterspeak.api.metrics import ROWS
 from filterspeak.errors import FilterSpeakError
 from filterspeak.evaluation.report import headline_figures
 from filterspeak.report.content import EvaluationFigure, OtherReport
 from filterspeak.report.pictures import link_or_copy
 from filterspeak.storage.evaluations import load_evaluation
 from filterspeak.storage.paths import StorePaths, safe_segment
+from filterspeak.tasks.graph import open_build, require_stage
 
 MARKER = ".filterspeak-report"  # names the build a published folder came from; only such folders are replaced
 
@@ -66,8 +69,6 @@ def _copy_site(site: Path, target: Path, origin: dict, index_html: str | None = 
 def publish_report(paths: StorePaths, backbone: str | None = None, layer: str | None = None, out: str | os.PathLike | None = None) -> Path:
     """The `index.html` of the build's report, copied to `out` (default: the store's report folder
     of its backbone and layer, and the store's index of reports updated)."""
-    from filterspeak.tasks.graph import open_build, require_stage
-
     build = open_build(paths, backbone, layer)
     require_stage(build, "report", "the HTML report")
     result = build.result("report")
@@ -82,7 +83,7 @@ def publish_report(paths: StorePaths, backbone: str | None = None, layer: str | 
 
 def evaluation_figures(record: dict) -> list[EvaluationFigure]:
     """The stored evaluation's headline figures, each with its baseline and target."""
-    return [EvaluationFigure(**figure) for figure in headline_figures(record)]
+    return [EvaluationFigure(**figure) for figure in headline_figures(record, ROWS)]
 
 
 def _index_with_evaluation(paths: StorePaths, build, site: Path) -> str | None:
