@@ -16,6 +16,7 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 # also creates Prefect's database, which can take longer than Prefect's 20 s default on 2 cores.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
+from filterspeak.api.metrics import METRIC_REGISTRY
 from filterspeak.errors import FilterSpeakError
 from filterspeak.flows.captions_cli import add_captions_commands, run_captions
 from filterspeak.flows.failures_cli import add_failures_command, run_failures
@@ -91,11 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--layer", default=None, help="layer (default: the latest build's)")
     evaluate.add_argument("--json", dest="json_path", default=None, help="also write every number to this JSON file")
     evaluate.add_argument("--variants", action="store_true", help="also score every method variant (docs/evaluation.md)")
-    evaluate.add_argument(
-        "--metrics",
-        default=None,
-        help="comma list of known_filters, grounding, retrieval, deletion, randomization, failures (default: all)",
-    )
+    evaluate.add_argument("--metrics", default=None, help=f"comma list of metrics (default: all): {METRIC_REGISTRY.help()}")
     evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -50,14 +50,9 @@ def usable_images(images: pd.DataFrame, check_files: bool) -> tuple[pd.DataFrame
 
 
 def params_from(options, inputs: Inputs | None = None) -> DatasetParams:
-    return DatasetParams(
-        name=options.dataset,
-        data_dir=options.data_dir,
-        synthetic=options.synthetic,
-        max_images_per_class=options.max_images_per_class or None,
-        captions=options.captions,
-        caption_format=options.caption_format,
-    )
+    """The chosen dataset with the build options it declares."""
+    declared = registry.DATASETS[options.dataset].options
+    return DatasetParams.of(options.dataset, options.max_images_per_class, **{option: getattr(options, option) for option in declared})
 
 
 def source_key(params: DatasetParams) -> str:

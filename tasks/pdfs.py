@@ -13,7 +13,6 @@ from scipy import sparse
 from filterspeak.interpret import estimators, filter_pdfs
 from filterspeak.interpret.decomposition import positive_shares
 from filterspeak.interpret.responses import GAP, RESPONSES
-from filterspeak.progress import Progress
 from filterspeak.storage.cache import StageOutput
 from filterspeak.storage.schemas import BACKBONE_LAYER, F64, I32, I64, table
 from filterspeak.tasks.decisions import head_of
@@ -78,14 +77,7 @@ def _estimate(inputs: Inputs, params: PdfParams, counted: np.ndarray, train_ids:
     """The chosen estimator's p(a|f) (before the prior correction, up to row scale) and its caption
     log-likelihood per image at each step."""
     chunks = _caption_chunks(inputs, RESPONSES[params.response].column, train_ids, counted.shape[1])
-    estimator = estimators.ESTIMATORS[params.estimator]
-    with Progress(None, estimator.progress or "", unit="step", enabled=context.progress and estimator.progress is not None) as bar:
-
-        def on_step(_iteration: int, value: float) -> None:
-            bar.update(1)
-            bar.postfix(log_likelihood=f"{value:.5f}")
-
-        return estimator.estimate(counted, chunks, dict(params.settings), on_step=on_step)
+    return estimators.ESTIMATORS[params.estimator].estimate(counted, chunks, dict(params.settings), progress=context.progress)
 
 
 def _train_stats(inputs: Inputs, filters: int) -> tuple[np.ndarray, np.ndarray]:

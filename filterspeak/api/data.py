@@ -10,13 +10,11 @@ Named `data`, not `datasets`: `filterspeak.datasets` is the package that loads t
 
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from filterspeak.datasets.registry import DATASETS
-from filterspeak.errors import OptionError
+from filterspeak.datasets.registry import check_options
 
 
 @dataclass(frozen=True)
@@ -31,12 +29,7 @@ class Dataset:
 
 
 def _dataset(name: str, options: dict[str, Any]) -> Dataset:
-    allowed = (*DATASETS[name].options, "max_images_per_class")  # declared by the dataset
-    for key in options:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise OptionError(f"dataset {name!r} takes {', '.join(allowed)}; not {key!r}{hint}")
+    check_options(name, options)  # the options the dataset declares
     return Dataset(name, {key: value for key, value in options.items() if value is not None})
 
 

@@ -103,18 +103,10 @@ def evaluate_build(
     result = EvaluationRecord(rows=rows_of(registry))
     evaluation = evaluate_stages(base, device, metrics=metrics, twins=twins, registry=registry)
     result.metrics, result.notes = evaluation.metrics, evaluation.notes
-    known, randomised = twins.get("known_filters"), twins.get("randomization")
-    result.context = {
-        "store": paths.location,
-        "backbone": base.backbone,
-        "layer": base.layer,
-        "dataset": options.dataset,
-        "known_filter_backbone": None if known is None else known.options.backbone_spec.name,
-        "randomised_backbone": None if randomised is None else randomised.options.backbone_spec.name,
-        "planted_concepts": None if known is None else known.metrics("backbones").get("concept_filters"),
-        "test_images": len(base.split_ids("test")),
-        "test_accuracy": base.metrics("predictions").get("decision_accuracy"),
-    }
+    result.context = {"store": paths.location, "backbone": base.backbone, "layer": base.layer, "dataset": options.dataset}
+    for metric in registry.values():  # what each metric records of its twin
+        result.context.update(metric.context(twins.get(metric.name)))
+    result.context.update(test_images=len(base.split_ids("test")), test_accuracy=base.metrics("predictions").get("decision_accuracy"))
     for name, changes in (VARIANTS if variants else ()) + tuple(extra_variants):
         variant = method_variant(paths, base, changes, progress, runner)
         variant_twins = {

@@ -65,6 +65,11 @@ class Metric(Protocol):
         itself); None: no twin."""
         return None
 
+    def context(self, twin: BuildView | None) -> dict[str, Any]:
+        """What the evaluation's context records of its twin build (its keys present, None, when
+        no twin was made)."""
+        return {}
+
     def compute(self, inputs: Inputs) -> Computed | None:
         """Its flat JSON values, or None when the build cannot support it."""
         ...
@@ -91,6 +96,12 @@ class KnownFilters(Metric):
         if not spec.trainable or not len(stages.read("image_truth", ["image_id"])):
             return None
         return {} if spec.concept_filters else {"concept_filters": self.concept_filters}
+
+    def context(self, twin: BuildView | None) -> dict[str, Any]:
+        return {
+            "known_filter_backbone": None if twin is None else twin.options.backbone_spec.name,
+            "planted_concepts": None if twin is None else twin.metrics("backbones").get("concept_filters"),
+        }
 
     def compute(self, inputs: Inputs) -> Computed | None:
         planted_in = inputs.twin if inputs.twin is not None else inputs.stages
@@ -250,6 +261,9 @@ class Randomization(Metric):
     def twin(self, stages: BuildView) -> dict[str, Any] | None:
         # the built-in with 0 training epochs; a pretrained backbone without its weights file
         return {"epochs": 0, "concept_filters": 0} if stages.options.backbone_spec.trainable else {"weights": None, "weights_sha256": None}
+
+    def context(self, twin: BuildView | None) -> dict[str, Any]:
+        return {"randomised_backbone": None if twin is None else twin.options.backbone_spec.name}
 
     def compute(self, inputs: Inputs) -> Computed | None:
         if inputs.twin is None:

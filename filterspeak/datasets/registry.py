@@ -4,9 +4,11 @@ which returns a `LoadedDataset`. Adding a dataset is one class here."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import pandas as pd
 
@@ -14,33 +16,48 @@ from filterspeak.datasets.base import LoadedDataset, number_captions
 from filterspeak.datasets.cub import CubOptions, DatasetError, load_cub
 from filterspeak.datasets.folder import load_folder
 from filterspeak.datasets.synthetic import SyntheticConfig, generate_synthetic
+from filterspeak.errors import OptionError
 from filterspeak.registry import Registry
 
 
 @dataclass(frozen=True)
 class DatasetParams:
-    """Which dataset, where, and how to caption it when it has no captions of its own."""
+    """Which dataset, and the values of the build options it declares it takes (its `options`):
+    only those key the dataset stage, so a CUB build is not re-keyed by the synthetic knobs."""
 
     name: str = "synthetic"
-    data_dir: str | None = None  # required by every dataset but `synthetic`
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
-    captions_per_image: int = 5  # derived captions (CUB without Reed captions)
-    caption_seed: int = 0
+    settings: tuple[tuple[str, Any], ...] = ()  # (option, value), in the dataset's declared order
     max_images_per_class: int | None = None  # a quick look at a large dataset: the first N per class and split
-    captions: str | None = None  # caption file (dataset `folder`)
-    caption_format: str | None = None  # cub, coco, flickr8k, jsonl or csv
+
+    @classmethod
+    def of(cls, name: str, max_images_per_class: int | None = None, **settings: Any) -> DatasetParams:
+        """`name` with these option values; an option the dataset does not take is refused."""
+        declared = DATASETS[name].options
+        check_options(name, settings)
+        return cls(name, tuple((option, settings[option]) for option in declared if option in settings), max_images_per_class or None)
+
+    def get(self, option: str) -> Any:
+        """One of its options' values (None when not given)."""
+        return dict(self.settings).get(option)
 
     def to_dict(self) -> dict:
-        values = asdict(self)
-        if self.name != "synthetic":
-            values.pop("synthetic")
-        return values
+        return {"name": self.name, **dict(self.settings), "max_images_per_class": self.max_images_per_class}
+
+
+def check_options(name: str, options: Iterable[str]) -> None:
+    """Refuse, in one line with a suggestion, an option dataset `name` does not declare."""
+    allowed = (*DATASETS[name].options, "max_images_per_class")
+    for key in options:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise OptionError(f"dataset {name!r} takes {', '.join(allowed)}; not {key!r}{hint}")
 
 
 class DatasetSource(Protocol):
     name: str
     help: str
-    options: tuple[str, ...]  # the build options it takes, besides `dataset` and `max_images_per_class`
+    options: tuple[str, ...]  # the build options it takes (its `DatasetParams.settings`), besides `dataset` and `max_images_per_class`
     generated: bool  # its files are written into the store (else: read where they are, and checked)
 
     def load(self, params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset: ...
@@ -59,7 +76,8 @@ class Synthetic:
     options = tuple(fields)
 
     def load(self, params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
-        generated = generate_synthetic(params.synthetic, work_dir, progress=progress)
+        config = SyntheticConfig(**{field: params.get(option) for option, field in self.fields.items() if params.get(option) is not None})
+        generated = generate_synthetic(config, work_dir, progress=progress)
         images = generated.images.copy()
         images["path"] = [str(work_dir / relative) for relative in images["path"]]
         return LoadedDataset(
@@ -77,9 +95,9 @@ class Cub:
     name, help, options, generated = "cub", "CUB-200-2011 in its own layout (images.txt, ...) at --data-dir", ("data_dir",), False
 
     def load(self, params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
-        if not params.data_dir:
+        if not params.get("data_dir"):
             raise DatasetError(f"dataset {params.name!r} needs --data-dir (the folder with images.txt)")
-        return load_cub(Path(params.data_dir), CubOptions(params.captions_per_image, params.caption_seed))
+        return load_cub(Path(params.get("data_dir")), CubOptions())  # derived captions where it has none of its own
 
 
 class Cub100(Cub):
@@ -91,9 +109,9 @@ class Folder:
     options = ("data_dir", "captions", "caption_format")
 
     def load(self, params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
-        if not params.data_dir:
+        if not params.get("data_dir"):
             raise DatasetError("dataset 'folder' needs --data-dir (a folder of class sub-folders)")
-        return load_folder(Path(params.data_dir), params.captions, params.caption_format)
+        return load_folder(Path(params.get("data_dir")), params.get("captions"), params.get("caption_format"))
 
 
 DATASETS: Registry[DatasetSource] = Registry("dataset", (Cub(), Cub100(), Folder(), Synthetic()))
@@ -127,14 +145,14 @@ def subsample(loaded: LoadedDataset, per_class: int) -> LoadedDataset:
 
 def source_signature(params: DatasetParams) -> list:
     """What an external dataset's content is keyed on: every file's (path, size, mtime)."""
-    if DATASETS[params.name].generated or not params.data_dir:
+    if DATASETS[params.name].generated or not params.get("data_dir"):
         return []
-    root = Path(params.data_dir).expanduser().resolve()
+    root = Path(params.get("data_dir")).expanduser().resolve()
     if not root.is_dir():
         raise DatasetError(f"dataset folder not found: {root}")
     files = [p for p in sorted(root.rglob("*")) if p.is_file()]
-    if params.captions:
-        captions = Path(params.captions).expanduser().resolve()
+    if params.get("captions"):
+        captions = Path(params.get("captions")).expanduser().resolve()
         files += sorted(p for p in captions.rglob("*") if p.is_file()) if captions.is_dir() else [captions]
     return [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.exists()]
 

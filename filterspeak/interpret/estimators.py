@@ -23,6 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from filterspeak.interpret.decomposition import positive_shares
+from filterspeak.progress import Progress
 from filterspeak.registry import Registry
 
 MAX_EM_ITERATIONS = 500  # a bound, never the usual stop: the tolerance stops EM (tens of steps on the builds measured)
@@ -113,29 +114,33 @@ class Estimator(Protocol):
     name: str
     help: str
     options: tuple[str, ...]  # the build options it reads (only these key its stage)
-    progress: str | None  # its progress bar's title; None: one pass, no bar
 
-    def estimate(
-        self, counted: np.ndarray, chunks: Chunks, settings: Mapping[str, Any], on_step: Callable[[int, float], None] | None = None
-    ) -> EstimatorRun:
-        """From the co-occurrence `counted` (F, A) and the train images' `chunks`, with `settings` (its `options`)."""
+    def estimate(self, counted: np.ndarray, chunks: Chunks, settings: Mapping[str, Any], progress: bool = False) -> EstimatorRun:
+        """From the co-occurrence `counted` (F, A) and the train images' `chunks`, with `settings` (its
+        `options`); an estimator that iterates shows its steps when `progress`."""
         ...
 
 
 class Counting:
-    name, help, options, progress = "counting", "one co-occurrence pass", (), None
+    name, help, options = "counting", "one co-occurrence pass", ()
 
-    def estimate(self, counted, chunks, settings, on_step=None) -> EstimatorRun:
+    def estimate(self, counted, chunks, settings, progress=False) -> EstimatorRun:
         # the co-occurrence itself: the prior correction normalises it
         return EstimatorRun(counted, [caption_log_likelihood(counted, chunks)], converged=True)
 
 
 class ExpectationMaximisation:
-    name, options, progress = "em", ("em_tolerance",), "EM on p(a|f)"
+    name, options = "em", ("em_tolerance",)
     help = "the latent-variable model p(a|x) = sum_f p(a|f) p(f|x) fitted by EM from the count"
 
-    def estimate(self, counted, chunks, settings, on_step=None) -> EstimatorRun:
-        return fit_em(counted, chunks, settings["em_tolerance"], on_step=on_step)
+    def estimate(self, counted, chunks, settings, progress=False) -> EstimatorRun:
+        with Progress(None, "EM on p(a|f)", unit="step", enabled=progress) as bar:
+
+            def on_step(_iteration: int, value: float) -> None:
+                bar.update(1)
+                bar.postfix(log_likelihood=f"{value:.5f}")
+
+            return fit_em(counted, chunks, settings["em_tolerance"], on_step=on_step)
 
 
 ESTIMATORS: Registry[Estimator] = Registry("estimator", (Counting(), ExpectationMaximisation()))

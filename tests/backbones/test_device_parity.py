@@ -10,7 +10,6 @@ import torch
 
 from filterspeak.backbones.registry import BackboneSpec, Preprocessing
 from filterspeak.datasets.registry import DatasetParams
-from filterspeak.datasets.synthetic import SyntheticConfig
 from filterspeak.storage.paths import StorePaths
 from filterspeak.storage.vectors import vector_matrix
 from stage_runs import run_backbone, run_dataset, run_extract
@@ -23,7 +22,7 @@ PREPROCESSING = Preprocessing()
 
 def test_cuda_extraction_matches_cpu(tmp_path):
     cpu_store = StorePaths(tmp_path / "cpu").ensure()
-    dataset = run_dataset(cpu_store, DatasetParams(synthetic=SyntheticConfig(images_per_class=10)))
+    dataset = run_dataset(cpu_store, DatasetParams.of("synthetic", images_per_class=10))
     backbone = run_backbone(cpu_store, dataset, SPEC, PREPROCESSING, device="cpu")
     [on_cpu] = run_extract(cpu_store, dataset, backbone, SPEC, PREPROCESSING, [SPEC.default_layer], device="cpu")
 
@@ -47,6 +46,6 @@ def test_cuda_extraction_matches_cpu(tmp_path):
 
 def test_training_runs_on_cuda(tmp_path):
     store = StorePaths(tmp_path).ensure()
-    dataset = run_dataset(store, DatasetParams(synthetic=SyntheticConfig(images_per_class=10)))
+    dataset = run_dataset(store, DatasetParams.of("synthetic", images_per_class=10))
     backbone = run_backbone(store, dataset, SPEC, PREPROCESSING, device="cuda")
     assert 0.0 <= backbone.metrics["test_accuracy"] <= 1.0

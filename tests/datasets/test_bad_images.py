@@ -51,7 +51,7 @@ def test_bad_image_is_skipped_and_recorded(tmp_path, case):
     captions = tmp_path / "c.jsonl"
     names = [f"a/good_{i}.jpg" for i in range(3)] + ["a/bad.jpg"]
     captions.write_text("".join(json.dumps({"image": n, "caption": "a red bird"}) + "\n" for n in names))
-    params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format="jsonl")
+    params = DatasetParams.of("folder", data_dir=str(root), captions=str(captions), caption_format="jsonl")
     result = run_dataset(StorePaths(tmp_path / "store").ensure(), params)
     images = result.read("images")
     assert sorted(p.rsplit("/", 1)[1] for p in images["path"]) == ["good_0.jpg", "good_1.jpg", "good_2.jpg"]
@@ -123,7 +123,7 @@ def test_missing_image_file_is_skipped_and_recorded(tmp_path):
     files = ["001.Red_Bird/red_1.jpg", "001.Red_Bird/red_2.jpg", "002.Blue_Bird/blue_1.jpg"]
     _cub_layout(root, files)
     (root / "images" / files[1]).unlink()
-    result = run_dataset(StorePaths(tmp_path / "store").ensure(), DatasetParams(name="cub", data_dir=str(root)))
+    result = run_dataset(StorePaths(tmp_path / "store").ensure(), DatasetParams.of("cub", data_dir=str(root)))
     errors = result.read("errors")
     assert errors.values.tolist() == [[f"image 1 ({root / 'images' / files[1]})", "image file not found"]]
     images = result.read("images")
@@ -143,7 +143,7 @@ def test_unusual_images_are_kept_by_the_dataset_stage_and_read_as_rgb(tmp_path):
     names = sorted(p.name for p in (root / "a").iterdir())
     captions = tmp_path / "c.jsonl"
     captions.write_text("".join(json.dumps({"image": f"a/{n}", "caption": "a red bird"}) + "\n" for n in names))
-    params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format="jsonl")
+    params = DatasetParams.of("folder", data_dir=str(root), captions=str(captions), caption_format="jsonl")
     result = run_dataset(StorePaths(tmp_path / "store").ensure(), params)
     assert result.read("errors").empty
     images = result.read("images")

@@ -55,7 +55,7 @@ def test_folder_dataset_matches_captions_and_records_the_rest(folder):
 
 def test_folder_dataset_through_the_stage_writes_errors(folder, tmp_path):
     root, captions = folder
-    params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format="jsonl")
+    params = DatasetParams.of("folder", data_dir=str(root), captions=str(captions), caption_format="jsonl")
     result = run_dataset(StorePaths(tmp_path / "store").ensure(), params)
     assert result.metrics["images"] == 6 and result.metrics["errors"] == 2
     assert result.read("captions")["origin"].unique().tolist() == ["human"]
@@ -109,7 +109,7 @@ def test_build_accepts_every_caption_format(folder, tmp_path, caption_format):
         for i in range(3)
     ]
     captions = _write_captions(tmp_path, caption_format, pairs)
-    params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format=caption_format)
+    params = DatasetParams.of("folder", data_dir=str(root), captions=str(captions), caption_format=caption_format)
     result = run_dataset(StorePaths(tmp_path / "store").ensure(), params)
     table = result.read("captions").merge(result.read("images"), on="image_id")
     assert len(table) == 6 and result.metrics["errors"] == 0
@@ -130,7 +130,7 @@ def test_caption_file_that_is_not_utf8_loses_only_its_bad_lines(folder, tmp_path
     ]
     captions = tmp_path / "latin1.csv"
     captions.write_bytes(("image,caption\n" + "".join(f"{key},{text}\n" for key, text in rows)).encode("latin-1"))
-    params = DatasetParams(name="folder", data_dir=str(root), captions=str(captions), caption_format="csv")
+    params = DatasetParams.of("folder", data_dir=str(root), captions=str(captions), caption_format="csv")
     result = run_dataset(StorePaths(tmp_path / "store").ensure(), params)
     errors = sorted(map(tuple, result.read("errors").values.tolist()))
     assert errors == [("image cardinal/cardinal_2.png", "image has no captions"), ("latin1.csv:4", "invalid UTF-8 at line 4")]

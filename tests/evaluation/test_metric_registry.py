@@ -37,6 +37,19 @@ def test_the_metric_names_are_the_registrys():
     assert METRIC_REGISTRY.help().startswith("known_filters = ")
 
 
+def test_the_cli_metrics_help_is_the_registrys():
+    """`filterspeak evaluate --metrics` lists each registered metric with its help, so a new metric
+    needs no edit to the CLI (docs/cli.md is regenerated from the parser)."""
+    import argparse
+
+    from filterspeak.flows.cli import _parser
+
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    option = next(a for a in commands.choices["evaluate"]._actions if "--metrics" in a.option_strings)
+    assert option.help == f"comma list of metrics (default: all): {METRIC_REGISTRY.help()}"
+    assert all(f"{name} = {METRIC_REGISTRY[name].help}" in option.help for name in METRICS)
+
+
 def test_an_unknown_metric_is_one_line_listing_the_choices():
     choices = "choose from known_filters, grounding, retrieval, deletion, randomization, failures"
     with pytest.raises(OptionError) as raised:
@@ -100,6 +113,9 @@ class Toy(Metric):
     def twin(self, stages):
         return {"epochs": 0}
 
+    def context(self, twin):
+        return {"toy_backbone": None if twin is None else twin.backbone}
+
     def compute(self, inputs: Inputs) -> Computed | None:
         if inputs.twin is None:
             return None
@@ -139,6 +155,9 @@ def test_a_new_metric_is_one_class(tmp_path, monkeypatch):
     # its twin: the option changes it declared, built once, and its method variant for the variant
     assert [kw["options"].epochs for kw in built] == [0] and record.metrics["toy_twin"] == BuildOptions(epochs=0).backbone_spec.name
     assert record.variants[0]["metrics"]["toy_twin"].endswith("+v")
+    # the context names its twin; the twins of metrics not chosen are None
+    assert record.context["toy_backbone"] == record.metrics["toy_twin"]
+    assert record.context["known_filter_backbone"] is record.context["randomised_backbone"] is record.context["planted_concepts"] is None
     # the JSON, its targets and notes
     assert saved["toy_score"] == 0.25 and saved["notes"] == {"toy": "a note"}
     others = list(EvaluationRecord(rows=ROWS).targets())  # the toy's row comes before cited precision's, as placed

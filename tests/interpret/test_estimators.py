@@ -118,3 +118,17 @@ def test_each_registered_estimator_returns_a_distribution_and_its_likelihoods():
     assert counting.log_likelihoods == [estimators.caption_log_likelihood(counted, chunks)]
     em = estimators.ESTIMATORS["em"].estimate(counted, chunks, settings)
     np.testing.assert_array_equal(em.pdf, estimators.fit_em(counted, chunks, tolerance=1e-6).pdf)
+
+
+def test_an_estimator_shows_its_own_progress_only_when_it_iterates(capsys):
+    """EM reports its steps (a start and an end line off a terminal, with the step count); the
+    one-pass count prints nothing; neither prints without `progress`."""
+    _truth, counted, chunks = _planted()
+    settings = {"em_tolerance": 1e-6}
+    run = estimators.ESTIMATORS["em"].estimate(counted, chunks, settings, progress=True)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("EM on p(a|f)")
+    assert f"{len(run.log_likelihoods)} step" in lines[1]
+    estimators.ESTIMATORS["counting"].estimate(counted, chunks, {}, progress=True)
+    estimators.ESTIMATORS["em"].estimate(counted, chunks, settings, progress=False)
+    assert capsys.readouterr().err == ""
