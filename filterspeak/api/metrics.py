@@ -341,18 +341,17 @@ class BuildEvaluation:
 def evaluate_stages(
     stages: BuildView,
     device: str = "auto",
-    known: BuildView | None = None,
     metrics: tuple[str, ...] = METRICS,
     references: bool = True,
     twins: Mapping[str, BuildView] | None = None,
     registry: Registry[Metric] = METRIC_REGISTRY,
 ) -> BuildEvaluation:
     """The metrics named in `metrics` for one build, in the registry's order. `twins`: metric name ->
-    the twin build it declared (`known`: the known-filter one); `references=False` skips the
+    the twin build it declared (known_filters: the known-filter model); `references=False` skips the
     supervised grounding references, which depend on the network and layer only (not on the
     method's options): for method variants."""
     check_metrics(metrics, registry)
-    twins = {**({"known_filters": known} if known is not None else {}), **(twins or {})}
+    twins = twins or {}
     chosen = [metric for metric in registry.values() if metric.name in metrics]
     network = _network(stages, device) if any(metric.network for metric in chosen) else None
     result, unavailable = BuildEvaluation(), {}

@@ -76,7 +76,8 @@ class Synthetic:
     options = tuple(fields)
 
     def load(self, params: DatasetParams, work_dir: Path, progress: bool) -> LoadedDataset:
-        config = SyntheticConfig(**{field: params.get(option) for option, field in self.fields.items() if params.get(option) is not None})
+        given = {option: value for option, value in params.settings if value is not None}
+        config = SyntheticConfig(**{field: given[option] for option, field in self.fields.items() if option in given})
         generated = generate_synthetic(config, work_dir, progress=progress)
         images = generated.images.copy()
         images["path"] = [str(work_dir / relative) for relative in images["path"]]

@@ -126,7 +126,7 @@ def test_shuffled_attributes_fail_the_floors(evaluated):
     base = open_build(paths)
     known = open_build(paths, metrics["context"]["known_filter_backbone"])
     chosen = ("known_filters", "grounding", "retrieval")
-    broken = evaluate_stages(_shuffled(base), "cpu", _shuffled(known), chosen, references=False).metrics
+    broken = evaluate_stages(_shuffled(base), "cpu", chosen, references=False, twins={"known_filters": _shuffled(known)}).metrics
     print({name: broken[name] for name in FLOORS if name in broken})
     for name in ("known_filter_top1", "known_filter_auprc", "grounding_accuracy", "retrieval_map"):
         assert broken[name] < FLOORS[name], name
@@ -145,8 +145,8 @@ def test_every_estimator_clears_the_floors_a_shuffled_one_fails(evaluated, estim
     assert variant.options.estimator == estimator
     assert variant.result("pdfs").metrics["estimator"] == estimator and variant.result("pdfs").metrics["estimator_steps"] > 0
     chosen = ("known_filters", "grounding", "retrieval")
-    result = evaluate_stages(variant, "cpu", variant_known, chosen, references=False).metrics
-    broken = evaluate_stages(_shuffled(variant), "cpu", _shuffled(variant_known), chosen, references=False).metrics
+    result = evaluate_stages(variant, "cpu", chosen, references=False, twins={"known_filters": variant_known}).metrics
+    broken = evaluate_stages(_shuffled(variant), "cpu", chosen, references=False, twins={"known_filters": _shuffled(variant_known)}).metrics
     names = ("known_filter_top1", "known_filter_auprc", "grounding_accuracy", "retrieval_map")
     print(estimator, {name: result[name] for name in names}, "shuffled:", {name: broken[name] for name in names})
     for name in names:
